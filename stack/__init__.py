@@ -1,0 +1,4 @@
+"""Local AI Stack control plane."""
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,141 @@
+"""The click CLI: thin commands that call into stack/ modules."""
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from stack.errors import ConfigError, StackError
+from stack.paths import DEFAULT_BUILD, ROOT
+from stack.schema import ENVIRONMENTS, PROFILES
+
+
+def _stack_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("--environment", "-e", type=click.Choice(ENVIRONMENTS),
+                        help="private (127.0.0.1 only) or public (Caddy with HTTPS). Remembered in .env.")(func)
+    func = click.option("--profile", "-p", type=click.Choice(PROFILES),
+                        help="How Ollama runs. Remembered in .env.")(func)
+    return func
+
+
+def _overrides(ctx: click.Context, profile: str | None, environment: str | None) -> dict[str, str]:
+    parent = ctx.find_root().params
+    result: dict[str, str] = {}
+    chosen_profile = profile or parent.get("profile")
+    chosen_env = environment or parent.get("environment")
+    if chosen_profile:
+        result["PROFILE"] = chosen_profile
+    if chosen_env:
+        result["ENVIRONMENT"] = chosen_env
+    return result
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@_stack_options
+@click.pass_context
+def cli(ctx: click.Context, profile: str | None, environment: str | None) -> None:
+    """Local AI Stack: Ollama, Open WebUI, n8n, Supabase and SearXNG behind Caddy, on your machine.
+
+    With no command, brings the stack up (same as `up`).
+    """
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(up)
+
+
+@cli.command()
+@_stack_options
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
+              help="Directory to write (default: build/).")
+@click.pass_context
+def render(ctx: click.Context, profile: str | None, environment: str | None, output: Path | None) -> None:
+    """Write docker-compose.yml, Caddyfile and service configs without starting anything."""
+    from stack.lifecycle import render_stack
+
+    out = output or DEFAULT_BUILD
+    result = render_stack(ROOT, _overrides(ctx, profile, environment), out)
+    click.echo(f"Rendered {result.settings.profile}/{result.settings.environment} into {out} "
+               f"({len(result.changed)} file(s) changed).")
+
+
+@cli.command()
+@_stack_options
+@click.option("--timeout", type=click.IntRange(10, 7200), default=900, show_default=True,
+              help="Seconds to wait for every service to become ready.")
+@click.pass_context
+def up(ctx: click.Context, profile: str | None = None, environment: str | None = None,
+       timeout: int = 900) -> None:
+    """Render, start every service, wait until each is really ready, print where to click."""
+    from stack.lifecycle import up as do_up
+
+    do_up(ROOT, _overrides(ctx, profile, environment), timeout=timeout)
+
+
+@cli.command()
+@click.option("--volumes", is_flag=True, help="ALSO delete all data volumes (asks for confirmation).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+def down(volumes: bool, yes: bool) -> None:
+    """Stop and remove the containers. Data volumes are kept unless --volumes."""
+    from stack.lifecycle import down as do_down
+
+    if volumes and not yes:
+        if not sys.stdin.isatty():
+            raise ConfigError("--volumes deletes all data; confirm with --yes when not on a terminal")
+        click.confirm("Delete ALL data volumes (models, chats, workflows, database)?", abort=True)
+    do_down(ROOT, volumes=volumes)
+
+
+@cli.command()
+def status() -> None:
+    """Each service: state, health and URL."""
+    from stack.lifecycle import status as do_status
+
+    do_status(ROOT)
+
+
+@cli.command()
+@click.argument("service", required=False)
+@click.option("--follow", "-f", is_flag=True, help="Keep streaming new lines.")
+@click.option("--tail", type=click.IntRange(0), default=200, show_default=True)
+def logs(service: str | None, follow: bool, tail: int) -> None:
+    """Show logs of one service or all."""
+    from stack.lifecycle import logs as do_logs
+
+    do_logs(ROOT, service, follow=follow, tail=tail)
+
+
+@cli.command()
+@click.argument("service", required=False)
+def restart(service: str | None) -> None:
+    """Restart one service or all."""
+    from stack.lifecycle import restart as do_restart
+
+    do_restart(ROOT, service)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; every error becomes one line on stderr and an exit code, never a traceback."""
+    try:
+        cli.main(args=argv, prog_name="start.py", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.UsageError as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except StackError as exc:
+        click.echo(f"error: {exc}", err=True)
+        if exc.stderr and not isinstance(exc, ConfigError):
+            click.echo(exc.stderr, err=True)
+        if exc.hint:
+            click.echo(f"hint: {exc.hint}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted; run the same command again to continue", err=True)
+        sys.exit(130)
+    sys.exit(0)

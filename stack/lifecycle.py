@@ -1,0 +1,229 @@
+"""The stack's lifecycle: render, up (and wait until ready), down, status, logs, restart."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from stack.catalogue import BY_NAME, Service, enabled_services, user_url
+from stack.compose import Compose, check_docker
+from stack.config import prepare
+from stack.errors import ConfigError, StackError
+from stack.health import Readiness, check_all
+from stack.paths import DEFAULT_BUILD
+from stack.render import COMPOSE_FILE, check_output_dir, render_files, write_files
+from stack.settings import Settings
+
+POLL_SECONDS = 1.0
+console = Console(stderr=False, highlight=False)
+
+
+@dataclass
+class RenderResult:
+    settings: Settings
+    changed: list[str]
+    env_written: bool
+
+
+@dataclass
+class UpReport:
+    settings: Settings
+    readiness: dict[str, Readiness]
+    seconds_total: float = 0.0
+    seconds_control_plane: float = 0.0
+    seconds_compose_up: float = 0.0
+    seconds_waiting: float = 0.0
+    timeline: list[tuple[float, str, str]] = field(default_factory=list)
+
+
+def render_stack(root: Path, overrides: dict[str, str], out: Path = DEFAULT_BUILD) -> RenderResult:
+    """Validate everything in memory first; only then write .env and the output directory."""
+    prepared = prepare(root, overrides)
+    files = render_files(prepared.settings, root)
+    check_output_dir(out)
+    env_written = prepared.commit()
+    changed = write_files(files, out)
+    return RenderResult(prepared.settings, changed, env_written)
+
+
+def compose_for(settings: Settings, build: Path = DEFAULT_BUILD) -> Compose:
+    return Compose(settings.project, build / COMPOSE_FILE, settings.env_path)
+
+
+def _existing(root: Path) -> Settings:
+    """Settings of a stack that was set up before; commands like down/status never create one."""
+    if not (root / ".env").exists():
+        raise ConfigError("no .env here: the stack was never started from this folder (run `python start.py`)")
+    return render_stack(root, {}).settings
+
+
+def _progress_table(services: list[Service], readiness: dict[str, Readiness], elapsed: float) -> Table:
+    table = Table(title=f"Starting Local AI Stack ({elapsed:.0f}s)", title_justify="left")
+    table.add_column("Service")
+    table.add_column("Status")
+    for service in services:
+        r = readiness.get(service.name)
+        mark = "[green]ready[/green]" if r and r.ready else f"[yellow]{r.detail if r else 'waiting'}[/yellow]"
+        table.add_row(service.title, mark)
+    return table
+
+
+def wait_until_ready(settings: Settings, compose: Compose, proc: subprocess.Popen[str] | None,
+                     timeout: float, report: UpReport) -> None:
+    """Poll every service until all are ready, Compose fails, or the deadline passes."""
+    services = enabled_services(settings)
+    start = time.monotonic()
+    deadline = start + timeout
+    readiness: dict[str, Readiness] = {}
+    compose_stderr = ""
+    last_seen: dict[str, str] = {}
+    interactive = sys.stdout.isatty()
+    live = Live(_progress_table(services, readiness, 0), console=console, refresh_per_second=4,
+                transient=True) if interactive else None
+    if live:
+        live.start()
+    try:
+        while True:
+            if proc is not None and proc.poll() is not None:
+                _, compose_stderr = proc.communicate()
+                report.seconds_compose_up = time.monotonic() - start
+                if proc.returncode != 0:
+                    raise compose.failed(proc, compose_stderr)
+                proc = None
+            readiness = check_all(services, settings, compose.states())
+            elapsed = time.monotonic() - start
+            for name, r in readiness.items():
+                label = "ready" if r.ready else r.detail
+                if last_seen.get(name) != label:
+                    last_seen[name] = label
+                    report.timeline.append((round(elapsed, 2), name, label))
+                    if not interactive:
+                        print(f"[{elapsed:6.1f}s] {BY_NAME[name].title}: {label}", flush=True)
+            if live:
+                live.update(_progress_table(services, readiness, elapsed))
+            if proc is None and all(r.ready for r in readiness.values()):
+                report.readiness = readiness
+                return
+            if time.monotonic() >= deadline:
+                if proc is not None:
+                    proc.terminate()
+                    proc.communicate()
+                raise _not_ready_error(compose, readiness, timeout)
+            if proc is not None:
+                try:
+                    proc.wait(timeout=POLL_SECONDS)
+                except subprocess.TimeoutExpired:
+                    pass
+            else:
+                time.sleep(POLL_SECONDS)
+    finally:
+        if live:
+            live.stop()
+        report.seconds_waiting = time.monotonic() - start
+
+
+def _not_ready_error(compose: Compose, readiness: dict[str, Readiness], timeout: float) -> StackError:
+    waiting = [r for r in readiness.values() if not r.ready]
+    names = ", ".join(f"{r.service} ({r.detail})" for r in waiting)
+    logs = "\n".join(f"--- last log lines of {r.service} ---\n{compose.logs_tail(r.service, 20)}"
+                     for r in waiting[:3])
+    return StackError(f"not ready after {timeout:.0f}s: {names}", stderr=logs,
+                      hint=f"see `python start.py logs {waiting[0].service}`; "
+                           "`python start.py status` shows each service")
+
+
+def url_table(settings: Settings) -> Table:
+    table = Table(title=f"Local AI Stack is ready ({settings.profile}, {settings.environment})",
+                  title_justify="left")
+    table.add_column("Service")
+    table.add_column("Open")
+    table.add_column("Next step")
+    for service in enabled_services(settings):
+        url = user_url(service, settings)
+        if service.name == "caddy" and not settings.public:
+            url = f"http://webui.localhost:{settings['CADDY_PORT']}"
+        if service.name == "db" and not settings.public:
+            url = f"postgresql://postgres@127.0.0.1:{settings['POSTGRES_PORT']}/{settings['POSTGRES_DB']}"
+        if not url:
+            continue
+        note = service.note
+        if service.name == "kong":
+            note = f"Studio login: {settings['DASHBOARD_USERNAME']} / DASHBOARD_PASSWORD from .env"
+        if service.name == "db":
+            note = "password: POSTGRES_PASSWORD in .env"
+        table.add_row(service.title, url, note)
+    if settings.profile == "none":
+        table.add_row("Ollama (host)", settings["OLLAMA_HOST_URL"], "runs on this machine, outside the stack")
+    return table
+
+
+def up(root: Path, overrides: dict[str, str], timeout: float = 900, quiet: bool = False) -> UpReport:
+    t0 = time.monotonic()
+    check_docker()
+    rendered = render_stack(root, overrides)
+    settings = rendered.settings
+    compose = compose_for(settings)
+    report = UpReport(settings=settings, readiness={})
+    report.seconds_control_plane = time.monotonic() - t0
+    proc = compose.start_up()
+    wait_until_ready(settings, compose, proc, timeout, report)
+    report.seconds_total = time.monotonic() - t0
+    if not quiet:
+        console.print(url_table(settings))
+    return report
+
+
+def down(root: Path, volumes: bool = False) -> None:
+    settings = _existing(root)
+    args = ["down", "--remove-orphans"] + (["--volumes"] if volumes else [])
+    compose_for(settings).run(*args, timeout=600)
+    console.print(f"Stack {settings.project} stopped." + (" All data volumes deleted." if volumes else
+                                                          " Data volumes kept."))
+
+
+def status(root: Path) -> dict[str, str]:
+    settings = _existing(root)
+    states = compose_for(settings).states()
+    if not states:
+        console.print(f"Stack {settings.project} is stopped (no containers).")
+        return {}
+    table = Table(title=f"Local AI Stack ({settings.profile}, {settings.environment})", title_justify="left")
+    for column in ("Service", "State", "Health", "URL"):
+        table.add_column(column)
+    result: dict[str, str] = {}
+    for service in enabled_services(settings):
+        state = states.get(service.name)
+        result[service.name] = state.state if state else "missing"
+        table.add_row(service.name, state.state if state else "not created",
+                      (state.health or "-") if state else "-", user_url(service, settings))
+    console.print(table)
+    return result
+
+
+def _service_arg(settings: Settings, service: str | None) -> list[str]:
+    if service is None:
+        return []
+    names = [s.name for s in enabled_services(settings)]
+    if service not in names:
+        raise ConfigError(f"unknown service '{service}'; one of: {', '.join(names)}")
+    return [service]
+
+
+def logs(root: Path, service: str | None, follow: bool = False, tail: int = 200) -> None:
+    settings = _existing(root)
+    args = ["logs", "--no-color", "--tail", str(tail)] + (["--follow"] if follow else [])
+    code = compose_for(settings).stream(*args, *_service_arg(settings, service))
+    if code not in (0, 130):
+        raise StackError(f"docker compose logs exited with {code}")
+
+
+def restart(root: Path, service: str | None) -> None:
+    settings = _existing(root)
+    compose_for(settings).run("restart", *_service_arg(settings, service), timeout=600)
+    console.print(f"Restarted {service or 'all services'}.")

@@ -1,0 +1,47 @@
+"""The one place that runs external commands: argv lists only, failures become StackError."""
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from stack.errors import StackError
+from stack.redact import scrub, scrub_argv
+
+STDERR_TAIL_LINES = 20
+
+
+@dataclass(frozen=True)
+class Result:
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def tail(text: str, lines: int = STDERR_TAIL_LINES) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def run(argv: list[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None,
+        check: bool = True, capture: bool = True, timeout: float | None = None,
+        input_text: str | None = None) -> Result:
+    """Run `argv` (never through a shell). With check, a non-zero exit raises StackError."""
+    full_env = {**os.environ, **env} if env else None
+    shown = " ".join(scrub_argv(argv))
+    try:
+        proc = subprocess.run(argv, cwd=cwd, env=full_env, check=False, text=True,
+                              capture_output=capture, timeout=timeout, input=input_text)
+    except FileNotFoundError as exc:
+        raise StackError(f"{argv[0]} is not installed or not on PATH", command=scrub_argv(argv)) from exc
+    except subprocess.TimeoutExpired as exc:
+        raise StackError(f"`{shown}` did not finish within {timeout:.0f}s", command=scrub_argv(argv)) from exc
+    result = Result(argv, proc.returncode, proc.stdout or "", proc.stderr or "")
+    if check and proc.returncode != 0:
+        err_tail = scrub(tail(result.stderr or result.stdout))
+        raise StackError(f"`{shown}` failed with exit code {proc.returncode}"
+                         + (f": {err_tail.splitlines()[-1]}" if err_tail else ""),
+                         command=scrub_argv(argv), returncode=proc.returncode, stderr=err_tail)
+    return result

@@ -1,0 +1,186 @@
+"""Every setting the stack knows: default, group, documentation and kind.
+
+This table is the single source of `.env.example` (see `example_text`) and of validation.
+Secrets have an empty default and a generator (stack/secrets.py fills them once).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from stack.images import DEFAULT_IMAGES
+
+PROFILES = ("cpu", "gpu-nvidia", "gpu-amd", "none")
+ENVIRONMENTS = ("private", "public")
+KV_CACHE_TYPES = ("f16", "q8_0", "q4_0")
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    default: str
+    group: str
+    doc: str
+    kind: str = "str"  # str|int|port|bool|choice|email|hostname|image|secret|url|models|name|list
+    choices: tuple[str, ...] = ()
+    secret: str = ""  # generator spec for secrets: alnum:N | hex:N | jwt:ROLE | bcrypt:KEY
+    optional: bool = True
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _s(key: str, default: str, group: str, doc: str, kind: str = "str", **kw: object) -> Setting:
+    return Setting(key, default, group, doc, kind, **kw)  # type: ignore[arg-type]
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # -- general ---------------------------------------------------------------------------
+    _s("PROJECT_NAME", "localai", "General", "Compose project name: prefixes containers and volumes.",
+       "name", optional=False),
+    _s("PROFILE", "cpu", "General",
+       "How Ollama runs: cpu | gpu-nvidia | gpu-amd | none (none = Ollama already runs on this host). "
+       "start.py --profile remembers the last choice here.", "choice", choices=PROFILES, optional=False),
+    _s("ENVIRONMENT", "private", "General",
+       "private = every port on 127.0.0.1 only; public = only Caddy on 80/443 with HTTPS for your "
+       "domains. start.py --environment remembers the last choice here.", "choice",
+       choices=ENVIRONMENTS, optional=False),
+    _s("TIMEZONE", "UTC", "General", "Timezone for n8n schedules and logs (e.g. Europe/Berlin)."),
+    # -- public mode ------------------------------------------------------------------------
+    _s("LETSENCRYPT_EMAIL", "", "Public mode (Caddy)",
+       "Email for Let's Encrypt certificates. Required in public mode.", "email"),
+    _s("WEBUI_HOSTNAME", "", "Public mode (Caddy)", "Domain for Open WebUI, e.g. chat.example.com. "
+       "Required in public mode.", "hostname"),
+    _s("N8N_HOSTNAME", "", "Public mode (Caddy)", "Domain for n8n, e.g. n8n.example.com. "
+       "Required in public mode.", "hostname"),
+    _s("SUPABASE_HOSTNAME", "", "Public mode (Caddy)", "Domain for the Supabase API and Studio, "
+       "e.g. supabase.example.com. Required in public mode.", "hostname"),
+    _s("OLLAMA_HOSTNAME", "", "Public mode (Caddy)", "Optional domain for the Ollama API. Ollama has no "
+       "login of its own, so Caddy protects it with basic auth (CADDY_BASIC_AUTH_*).", "hostname"),
+    _s("SEARXNG_HOSTNAME", "", "Public mode (Caddy)", "Optional domain for SearXNG, protected by Caddy "
+       "basic auth like Ollama.", "hostname"),
+    _s("CADDY_TLS", "acme", "Public mode (Caddy)", "acme = real certificates from Let's Encrypt; "
+       "internal = Caddy's own CA (for testing without a public DNS name).", "choice",
+       choices=("acme", "internal"), optional=False),
+    _s("CADDY_BASIC_AUTH_USER", "admin", "Public mode (Caddy)",
+       "User name for the basic auth in front of Ollama and SearXNG.", "name", optional=False),
+    _s("CADDY_BASIC_AUTH_PASSWORD", "", "Public mode (Caddy)",
+       "Password for that basic auth. Generated when blank.", "secret", secret="alnum:24"),
+    _s("CADDY_BASIC_AUTH_HASH", "", "Public mode (Caddy)",
+       "bcrypt hash of CADDY_BASIC_AUTH_PASSWORD for Caddy. Derived automatically; do not edit.",
+       "secret", secret="bcrypt:CADDY_BASIC_AUTH_PASSWORD"),
+    # -- ports (private mode) ---------------------------------------------------------------
+    _s("WEBUI_PORT", "3000", "Ports (private mode, bound to 127.0.0.1)", "Open WebUI.", "port", optional=False),
+    _s("N8N_PORT", "5678", "Ports (private mode, bound to 127.0.0.1)", "n8n editor and webhooks.", "port",
+       optional=False),
+    _s("SUPABASE_PORT", "8000", "Ports (private mode, bound to 127.0.0.1)",
+       "Supabase API gateway (Kong) and Studio.", "port", optional=False),
+    _s("OLLAMA_PORT", "11434", "Ports (private mode, bound to 127.0.0.1)", "Ollama API.", "port",
+       optional=False),
+    _s("SEARXNG_PORT", "8081", "Ports (private mode, bound to 127.0.0.1)", "SearXNG.", "port", optional=False),
+    _s("POSTGRES_PORT", "5432", "Ports (private mode, bound to 127.0.0.1)",
+       "Supabase Postgres, for your own SQL tools.", "port", optional=False),
+    _s("CADDY_PORT", "8880", "Ports (private mode, bound to 127.0.0.1)",
+       "Caddy in private mode: http://webui.localhost:PORT, n8n.localhost, supabase.localhost.",
+       "port", optional=False),
+    # -- ollama -----------------------------------------------------------------------------
+    _s("OLLAMA_FLASH_ATTENTION", "1", "Ollama", "Flash attention: faster and needed for a quantized "
+       "KV cache. 1 or 0.", "bool", optional=False),
+    _s("OLLAMA_KV_CACHE_TYPE", "q8_0", "Ollama", "KV cache precision: f16 | q8_0 (about half the memory "
+       "of f16) | q4_0. q8_0 and q4_0 need OLLAMA_FLASH_ATTENTION=1.", "choice", choices=KV_CACHE_TYPES,
+       optional=False),
+    _s("OLLAMA_CONTEXT_LENGTH", "8192", "Ollama", "Default context window in tokens (Ollama's own "
+       "default is much smaller).", "int", optional=False, extra={"min": "512", "max": "1048576"}),
+    _s("OLLAMA_KEEP_ALIVE", "5m", "Ollama", "How long a model stays loaded after use (e.g. 5m, 1h, -1)."),
+    _s("OLLAMA_MODELS", "llama3.2:3b,nomic-embed-text", "Ollama",
+       "Models to pull after start, comma separated (a chat model and an embedding model).", "models"),
+    _s("OLLAMA_GPU_COUNT", "all", "Ollama", "gpu-nvidia: how many GPUs Ollama may use (all or a number).",
+       "str", optional=False),
+    _s("OLLAMA_HOST_URL", "http://host.docker.internal:11434", "Ollama",
+       "profile none: where the host's Ollama answers, as seen from the containers.", "url", optional=False),
+    # -- supabase ---------------------------------------------------------------------------
+    _s("SUPABASE_SERVICES", "core", "Supabase", "core = db, gateway, auth, rest, realtime, storage, "
+       "imgproxy, meta, studio; full adds analytics, vector, edge functions and the pooler.", "choice",
+       choices=("core", "full"), optional=False),
+    _s("POSTGRES_DB", "postgres", "Supabase", "Main database name.", "name", optional=False),
+    _s("POSTGRES_PASSWORD", "", "Supabase", "Postgres superuser password. Generated (alphanumeric) "
+       "when blank. Changing it later does NOT change the database's password.", "secret",
+       secret="alnum:32"),
+    _s("JWT_SECRET", "", "Supabase", "Signs ANON_KEY, SERVICE_ROLE_KEY and user sessions. Generated.",
+       "secret", secret="alnum:48"),
+    _s("ANON_KEY", "", "Supabase", "Public API key (JWT, role anon) signed with JWT_SECRET. Generated.",
+       "secret", secret="jwt:anon"),
+    _s("SERVICE_ROLE_KEY", "", "Supabase", "Admin API key (JWT, role service_role) signed with "
+       "JWT_SECRET. Generated. Keep it on servers only.", "secret", secret="jwt:service_role"),
+    _s("JWT_EXPIRY", "3600", "Supabase", "Lifetime of user session tokens in seconds.", "int",
+       optional=False, extra={"min": "60", "max": "31536000"}),
+    _s("DASHBOARD_USERNAME", "supabase", "Supabase", "Supabase Studio login.", "name", optional=False),
+    _s("DASHBOARD_PASSWORD", "", "Supabase", "Supabase Studio password. Generated.", "secret",
+       secret="alnum:24"),
+    _s("SECRET_KEY_BASE", "", "Supabase", "Realtime and pooler session secret (64+ chars). Generated.",
+       "secret", secret="alnum:64"),
+    _s("VAULT_ENC_KEY", "", "Supabase", "Pooler vault key (exactly 32 chars). Generated.", "secret",
+       secret="alnum:32"),
+    _s("PG_META_CRYPTO_KEY", "", "Supabase", "postgres-meta encryption key (32+ chars). Generated.",
+       "secret", secret="alnum:32"),
+    _s("REALTIME_DB_ENC_KEY", "", "Supabase", "Realtime tenant encryption key (exactly 16 chars). "
+       "Generated.", "secret", secret="alnum:16"),
+    _s("LOGFLARE_PUBLIC_ACCESS_TOKEN", "", "Supabase", "Analytics ingest token (full set). Generated.",
+       "secret", secret="alnum:40"),
+    _s("LOGFLARE_PRIVATE_ACCESS_TOKEN", "", "Supabase", "Analytics admin token (full set). Generated.",
+       "secret", secret="alnum:40"),
+    _s("SITE_URL", "", "Supabase", "Where auth emails send users back to. Blank = the Open WebUI URL.",
+       "url"),
+    _s("DISABLE_SIGNUP", "false", "Supabase", "Refuse new Supabase Auth sign-ups.", "bool", optional=False),
+    _s("ENABLE_EMAIL_AUTOCONFIRM", "true", "Supabase", "Confirm emails automatically (no SMTP needed).",
+       "bool", optional=False),
+    _s("STUDIO_DEFAULT_ORGANIZATION", "Local AI Stack", "Supabase", "Name shown in Studio."),
+    _s("STUDIO_DEFAULT_PROJECT", "Local AI", "Supabase", "Project name shown in Studio."),
+    # -- n8n -------------------------------------------------------------------------------
+    _s("N8N_DB_PASSWORD", "", "n8n", "Password of n8n's own Postgres role. Generated (alphanumeric).",
+       "secret", secret="alnum:32"),
+    _s("N8N_ENCRYPTION_KEY", "", "n8n", "Encrypts n8n credentials. Generated once; changing it makes "
+       "saved credentials unreadable.", "secret", secret="alnum:40"),
+    _s("N8N_USER_MANAGEMENT_JWT_SECRET", "", "n8n", "Signs n8n login sessions. Generated.", "secret",
+       secret="alnum:40"),
+    # -- open webui ------------------------------------------------------------------------
+    _s("WEBUI_SECRET_KEY", "", "Open WebUI", "Signs Open WebUI sessions so logins survive a restart. "
+       "Generated.", "secret", secret="alnum:40"),
+    _s("WEBUI_NAME", "Local AI", "Open WebUI", "Name shown in the chat page."),
+    # -- searxng ---------------------------------------------------------------------------
+    _s("SEARXNG_SECRET", "", "SearXNG", "SearXNG server secret (the service refuses its default). "
+       "Generated.", "secret", secret="hex:32"),
+    # -- images ----------------------------------------------------------------------------
+    *(
+        _s(key, ref, "Images (pinned; override for a mirror or an air-gapped registry)",
+           f"Image for {key.removesuffix('_IMAGE').lower().replace('_', ' ')}.", "image", optional=False)
+        for key, ref in DEFAULT_IMAGES.items()
+    ),
+)
+
+BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
+SECRET_KEYS: tuple[str, ...] = tuple(s.key for s in SETTINGS if s.secret)
+
+
+def groups() -> list[str]:
+    seen: list[str] = []
+    for s in SETTINGS:
+        if s.group not in seen:
+            seen.append(s.group)
+    return seen
+
+
+def example_text() -> str:
+    """The text of `.env.example`: every setting, documented, grouped; secrets blank."""
+    out = [
+        "# Local AI Stack settings. start.py copies this file to .env on first run and fills in",
+        "# every blank secret ONCE (never regenerated: a new key would make existing data unreadable).",
+        "# .env holds your secrets: it is created with mode 0600 and is never committed.",
+        "",
+    ]
+    for group in groups():
+        out.append(f"# ==== {group} " + "=" * max(3, 80 - len(group) - 8))
+        for s in SETTINGS:
+            if s.group != group:
+                continue
+            out.append(f"# {s.doc}")
+            out.append(f"{s.key}={s.default}")
+        out.append("")
+    return "\n".join(out)

@@ -1,0 +1,17 @@
+#!/usr/bin/env python3
+"""Entry point: make sure the pinned virtualenv exists, then run the click CLI inside it.
+
+Only the standard library is used at module level, so `python start.py` works on a machine
+that has nothing but Python 3.11.
+"""
+from __future__ import annotations
+
+import sys
+
+from stack.bootstrap import ensure_venv
+
+if __name__ == "__main__":
+    ensure_venv()
+    from stack.cli import main
+
+    main()
