@@ -6,8 +6,6 @@ that has nothing but Python 3.11.
 """
 from __future__ import annotations
 
-import sys
-
 from stack.bootstrap import ensure_venv
 
 if __name__ == "__main__":

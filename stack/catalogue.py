@@ -26,9 +26,7 @@ class Service:
     def enabled(self, settings: Settings) -> bool:
         if self.name == "ollama" and settings.profile == "none":
             return False
-        if self.supabase == "full" and settings["SUPABASE_SERVICES"] != "full":
-            return False
-        return True
+        return not (self.supabase == "full" and settings["SUPABASE_SERVICES"] != "full")
 
 
 SERVICES: tuple[Service, ...] = (

@@ -1,6 +1,7 @@
 """The stack's lifecycle: render, up (and wait until ready), down, status, logs, restart."""
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import time
@@ -116,10 +117,8 @@ def wait_until_ready(settings: Settings, compose: Compose, proc: subprocess.Pope
                     proc.communicate()
                 raise _not_ready_error(compose, readiness, timeout)
             if proc is not None:
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=POLL_SECONDS)
-                except subprocess.TimeoutExpired:
-                    pass
             else:
                 time.sleep(POLL_SECONDS)
     finally:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -178,15 +178,22 @@ def _merge(merged: dict[str, Any], fragment: dict[str, Any], origin: str) -> Non
 
 
 def check_output_dir(out: Path) -> None:
-    """Refuse an output directory we cannot write or that holds someone else's files."""
+    """Refuse an output directory we cannot write or that holds someone else's files.
+
+    Tries a real write (permission bits say nothing for root) so that .env is only written
+    when the render will succeed too.
+    """
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--output: {out} exists and is not a directory")
-    probe = out if out.exists() else next((p for p in out.parents if p.exists()), Path("/"))
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise ConfigError(f"--output: {out} is not writable")
     if out.exists() and any(out.iterdir()) and not (out / MARKER).exists():
         raise ConfigError(f"--output: {out} is not empty and was not made by start.py; choose an empty "
                           "or new directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"--output: cannot write to {out} ({exc.strerror or exc})") from exc
 
 
 def write_files(files: dict[str, bytes], out: Path) -> list[str]:

@@ -18,7 +18,8 @@ EMAIL_RE = re.compile(r"[A-Za-z0-9.!#%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9
 LABEL_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 PROJECT_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
-MODEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(?:/[A-Za-z0-9][A-Za-z0-9._-]*){0,2}(?::[A-Za-z0-9][A-Za-z0-9._-]{0,127})?")
+MODEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(?:/[A-Za-z0-9][A-Za-z0-9._-]*){0,2}"
+                      r"(?::[A-Za-z0-9][A-Za-z0-9._-]{0,127})?")
 URL_RE = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[^\s]*)?")
 DURATION_RE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:ns|us|ms|s|m|h)?(?:[0-9]+(?:ns|us|ms|s|m|h))*")
 TZ_RE = re.compile(r"[A-Za-z][A-Za-z0-9_+/-]{0,63}")
