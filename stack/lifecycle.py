@@ -128,12 +128,17 @@ def wait_until_ready(settings: Settings, compose: Compose, proc: subprocess.Pope
 
 
 def _not_ready_error(compose: Compose, readiness: dict[str, Readiness], timeout: float) -> StackError:
+    """Name the services that are failing first; those not even created are waiting on them."""
     waiting = [r for r in readiness.values() if not r.ready]
-    names = ", ".join(f"{r.service} ({r.detail})" for r in waiting)
+    failing = [r for r in waiting if r.detail != "not created yet"] or waiting
+    blocked = [r.service for r in waiting if r not in failing]
+    message = f"not ready after {timeout:.0f}s: " + ", ".join(f"{r.service} ({r.detail})" for r in failing)
+    if blocked:
+        message += f"; not started yet, waiting on those: {', '.join(blocked)}"
     logs = "\n".join(f"--- last log lines of {r.service} ---\n{compose.logs_tail(r.service, 20)}"
-                     for r in waiting[:3])
-    return StackError(f"not ready after {timeout:.0f}s: {names}", stderr=logs,
-                      hint=f"see `python start.py logs {waiting[0].service}`; "
+                     for r in failing[:3])
+    return StackError(message, stderr=logs,
+                      hint=f"see `python start.py logs {failing[0].service}`; "
                            "`python start.py status` shows each service")
 
 

@@ -1,0 +1,123 @@
+"""End-to-end fixtures: the real stack (start.py itself) on the real Docker Engine, with the
+locally built test images supplied through the *_IMAGE settings."""
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PUBLIC_ENV, REPO, append_env, copy_product, run_start
+
+IMAGES = {
+    "OLLAMA_IMAGE": "ollama",
+    "OPEN_WEBUI_IMAGE": "open-webui",
+    "N8N_IMAGE": "n8n",
+    "SEARXNG_IMAGE": "searxng",
+    "CADDY_IMAGE": "caddy",
+    "SUPABASE_DB_IMAGE": "postgres",
+    "SUPABASE_KONG_IMAGE": "supabase-kong",
+    "SUPABASE_AUTH_IMAGE": "supabase-auth",
+    "SUPABASE_REST_IMAGE": "supabase-rest",
+    "SUPABASE_REALTIME_IMAGE": "supabase-realtime",
+    "SUPABASE_STORAGE_IMAGE": "supabase-storage",
+    "SUPABASE_IMGPROXY_IMAGE": "supabase-imgproxy",
+    "SUPABASE_META_IMAGE": "supabase-meta",
+    "SUPABASE_STUDIO_IMAGE": "supabase-studio",
+}
+PRIVATE_PORTS = {"WEBUI_PORT": "23000", "N8N_PORT": "25678", "SUPABASE_PORT": "28000", "OLLAMA_PORT": "21434",
+                 "SEARXNG_PORT": "28081", "POSTGRES_PORT": "25432", "CADDY_PORT": "28880"}
+UP_TIMEOUT = "600"
+
+
+def image(name: str) -> str:
+    return f"localai-test/{name}:dev"
+
+
+def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} failed: {result.stderr}")
+    return result
+
+
+def containers(project: str) -> dict[str, dict]:
+    """service name -> `docker inspect` of its container, read from the engine."""
+    ids = docker("ps", "-aq", "--filter", f"label=com.docker.compose.project={project}").stdout.split()
+    if not ids:
+        return {}
+    data = json.loads(docker("inspect", *ids).stdout)
+    return {c["Config"]["Labels"]["com.docker.compose.service"]: c for c in data}
+
+
+def exec_in(project: str, service: str, *cmd: str, user: str | None = None) -> str:
+    cid = containers(project)[service]["Id"]
+    args = ["exec"] + (["-u", user] if user else []) + [cid, *cmd]
+    return docker(*args).stdout
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_images() -> None:
+    """The images are built by tests/setup_machine.sh; build any that are missing (cached)."""
+    if docker("info", check=False).returncode != 0:
+        pytest.fail("Docker Engine is not answering: run `bash tests/run.sh`, which sets it up")
+    subprocess.run([sys.executable, str(REPO / "tests" / "images" / "build.py")], check=True, timeout=3000)
+
+
+class Stack:
+    """A project directory with its own compose project name, driven through start.py."""
+
+    def __init__(self, root: Path, project: str) -> None:
+        self.root = root
+        self.project = project
+
+    def start(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        return run_start(self.root, *args, timeout=timeout)
+
+    def containers(self) -> dict[str, dict]:
+        return containers(self.project)
+
+    def exec(self, service: str, *cmd: str, user: str | None = None) -> str:
+        return exec_in(self.project, service, *cmd, user=user)
+
+    def destroy(self) -> None:
+        if (self.root / ".env").exists():
+            self.start("down", "--volumes", "--yes", timeout=600)
+        for cid in docker("ps", "-aq", "--filter", f"label=com.docker.compose.project={self.project}").stdout.split():
+            docker("rm", "-f", "-v", cid, check=False)
+        for vol in docker("volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={self.project}"
+                          ).stdout.split():
+            docker("volume", "rm", "-f", vol, check=False)
+
+
+def make_stack(tmp_path_factory: pytest.TempPathFactory, name: str, extra: dict[str, str]) -> Stack:
+    project = f"lase2e{name}{secrets.token_hex(2)}"
+    root = copy_product(tmp_path_factory.mktemp(name) / "stack")
+    values = {key: image(img) for key, img in IMAGES.items()}
+    values.update(PROJECT_NAME=project, OLLAMA_MODELS="tinyllama:latest,nomic-embed-text", **extra)
+    append_env(root, values)
+    return Stack(root, project)
+
+
+@pytest.fixture(scope="module")
+def private_stack(tmp_path_factory: pytest.TempPathFactory):
+    stack = make_stack(tmp_path_factory, "priv", PRIVATE_PORTS)
+    try:
+        yield stack
+    finally:
+        stack.destroy()
+
+
+@pytest.fixture(scope="module")
+def public_stack(tmp_path_factory: pytest.TempPathFactory):
+    hosts = {"WEBUI_HOSTNAME": "chat.e2e.test", "N8N_HOSTNAME": "n8n.e2e.test",
+             "SUPABASE_HOSTNAME": "supabase.e2e.test", "OLLAMA_HOSTNAME": "ollama.e2e.test"}
+    extra = {**PUBLIC_ENV, **hosts, "CADDY_TLS": "internal", "ENVIRONMENT": "public"}
+    stack = make_stack(tmp_path_factory, "pub", extra)
+    try:
+        yield stack
+    finally:
+        stack.destroy()

@@ -1,0 +1,54 @@
+"""Public mode: only Caddy's 80/443 are published, and Caddy routes each hostname over HTTPS."""
+from __future__ import annotations
+
+import subprocess
+
+from tests.conftest import read_env_file
+from tests.e2e.conftest import UP_TIMEOUT
+
+
+def _https(host: str, path: str, *extra: str) -> tuple[int, str]:
+    result = subprocess.run(
+        ["curl", "-sk", "--max-time", "10", "--resolve", f"{host}:443:127.0.0.1", "-o", "-", "-w",
+         "\n%{http_code}", *extra, f"https://{host}{path}"], capture_output=True, text=True, timeout=30)
+    body, _, code = result.stdout.rpartition("\n")
+    return int(code or 0), body
+
+
+def test_public_up_is_ready(public_stack):
+    result = public_stack.start("up", "--profile", "cpu", "--environment", "public", "--timeout", UP_TIMEOUT)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "https://chat.e2e.test" in result.stdout
+
+
+def test_only_caddy_80_and_443_are_published(public_stack):
+    published = set()
+    for service, info in public_stack.containers().items():
+        for port, bindings in (info["NetworkSettings"]["Ports"] or {}).items():
+            for binding in bindings or []:
+                published.add((service, port, binding["HostPort"]))
+    assert published, "caddy must be published"
+    assert {s for s, _, _ in published} == {"caddy"}
+    assert {hp for _, _, hp in published} <= {"80", "443"}
+    assert {p for _, p, _ in published} >= {"80/tcp", "443/tcp", "443/udp"}
+
+
+def test_caddy_routes_each_hostname_over_https(public_stack):
+    values = read_env_file(public_stack.root / ".env")
+    code, body = _https("chat.e2e.test", "/health")
+    assert code == 200 and "true" in body, (code, body)
+    code, body = _https("n8n.e2e.test", "/healthz")
+    assert code == 200, (code, body)
+    code, body = _https("supabase.e2e.test", "/auth/v1/health", "-H", f"apikey: {values['ANON_KEY']}")
+    assert code == 200, (code, body)
+    code, _ = _https("supabase.e2e.test", "/rest/v1/", "-H", "apikey: not-a-key")
+    assert code == 401
+
+
+def test_ollama_is_only_reachable_with_basic_auth(public_stack):
+    values = read_env_file(public_stack.root / ".env")
+    code, _ = _https("ollama.e2e.test", "/")
+    assert code == 401
+    auth = f"{values['CADDY_BASIC_AUTH_USER']}:{values['CADDY_BASIC_AUTH_PASSWORD']}"
+    code, body = _https("ollama.e2e.test", "/", "-u", auth)
+    assert code == 200 and "Ollama is running" in body
