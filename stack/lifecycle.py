@@ -17,7 +17,7 @@ from stack.compose import Compose, check_docker
 from stack.config import prepare
 from stack.errors import ConfigError, StackError
 from stack.health import Readiness, check_all
-from stack.paths import DEFAULT_BUILD
+from stack.paths import BUILD_DIR_NAME
 from stack.render import COMPOSE_FILE, check_output_dir, render_files, write_files
 from stack.settings import Settings
 
@@ -43,8 +43,9 @@ class UpReport:
     timeline: list[tuple[float, str, str]] = field(default_factory=list)
 
 
-def render_stack(root: Path, overrides: dict[str, str], out: Path = DEFAULT_BUILD) -> RenderResult:
+def render_stack(root: Path, overrides: dict[str, str], out: Path | None = None) -> RenderResult:
     """Validate everything in memory first; only then write .env and the output directory."""
+    out = out or build_dir(root)
     prepared = prepare(root, overrides)
     files = render_files(prepared.settings, root)
     check_output_dir(out)
@@ -53,8 +54,12 @@ def render_stack(root: Path, overrides: dict[str, str], out: Path = DEFAULT_BUIL
     return RenderResult(prepared.settings, changed, env_written)
 
 
-def compose_for(settings: Settings, build: Path = DEFAULT_BUILD) -> Compose:
-    return Compose(settings.project, build / COMPOSE_FILE, settings.env_path)
+def build_dir(root: Path) -> Path:
+    return root / BUILD_DIR_NAME
+
+
+def compose_for(settings: Settings) -> Compose:
+    return Compose(settings.project, build_dir(settings.root) / COMPOSE_FILE, settings.env_path)
 
 
 def _existing(root: Path) -> Settings:

@@ -4,4 +4,5 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_BUILD = ROOT / "build"
+BUILD_DIR_NAME = "build"
+DEFAULT_BUILD = ROOT / BUILD_DIR_NAME
