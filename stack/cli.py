@@ -64,13 +64,14 @@ def render(ctx: click.Context, profile: str | None, environment: str | None, out
 @_stack_options
 @click.option("--timeout", type=click.IntRange(10, 7200), default=900, show_default=True,
               help="Seconds to wait for every service to become ready.")
+@click.option("--no-pull", is_flag=True, help="Do not pull the OLLAMA_MODELS after start.")
 @click.pass_context
 def up(ctx: click.Context, profile: str | None = None, environment: str | None = None,
-       timeout: int = 900) -> None:
-    """Render, start every service, wait until each is really ready, print where to click."""
+       timeout: int = 900, no_pull: bool = False) -> None:
+    """Render, start every service, wait until each is really ready, pull models, print where to click."""
     from stack.lifecycle import up as do_up
 
-    do_up(ROOT, _overrides(ctx, profile, environment), timeout=timeout)
+    do_up(ROOT, _overrides(ctx, profile, environment), timeout=timeout, pull_models=not no_pull)
 
 
 @cli.command()
@@ -113,6 +114,46 @@ def restart(service: str | None) -> None:
     from stack.lifecycle import restart as do_restart
 
     do_restart(ROOT, service)
+
+
+@cli.group()
+def models() -> None:
+    """List, pull or remove Ollama models."""
+
+
+@models.command("list")
+def models_list() -> None:
+    """Models Ollama has."""
+    from stack.lifecycle import console, models_client
+    from stack.ollama import models_table
+
+    console.print(models_table(models_client(ROOT).models()))
+
+
+@models.command("pull")
+@click.argument("name")
+def models_pull(name: str) -> None:
+    """Pull one model (skipped if present)."""
+    from stack.lifecycle import models_client
+    from stack.ollama import check_model_name, pull_missing
+
+    check_model_name(name)
+    result = pull_missing(models_client(ROOT), [name])
+    if result.failed:
+        raise StackError(f"could not pull model {name}: {result.failed[name]}")
+    click.echo(f"{name}: {'already present' if result.skipped else 'pulled'}")
+
+
+@models.command("rm")
+@click.argument("name")
+def models_rm(name: str) -> None:
+    """Remove one model."""
+    from stack.lifecycle import models_client
+    from stack.ollama import check_model_name
+
+    check_model_name(name)
+    models_client(ROOT).delete(name)
+    click.echo(f"{name}: removed")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from stack import ollama
 from stack.catalogue import BY_NAME, Service, enabled_services, user_url
 from stack.compose import Compose, check_docker
 from stack.config import prepare
@@ -23,6 +24,7 @@ from stack.settings import Settings
 
 POLL_SECONDS = 1.0
 console = Console(stderr=False, highlight=False)
+progress_console = Console(stderr=True, highlight=False)
 
 
 @dataclass
@@ -41,6 +43,7 @@ class UpReport:
     seconds_compose_up: float = 0.0
     seconds_waiting: float = 0.0
     timeline: list[tuple[float, str, str]] = field(default_factory=list)
+    pulls: ollama.PullResult | None = None
 
 
 def render_stack(root: Path, overrides: dict[str, str], out: Path | None = None) -> RenderResult:
@@ -89,8 +92,8 @@ def wait_until_ready(settings: Settings, compose: Compose, proc: subprocess.Pope
     readiness: dict[str, Readiness] = {}
     compose_stderr = ""
     last_seen: dict[str, str] = {}
-    interactive = sys.stdout.isatty()
-    live = Live(_progress_table(services, readiness, 0), console=console, refresh_per_second=4,
+    interactive = sys.stderr.isatty()
+    live = Live(_progress_table(services, readiness, 0), console=progress_console, refresh_per_second=4,
                 transient=True) if interactive else None
     if live:
         live.start()
@@ -110,7 +113,7 @@ def wait_until_ready(settings: Settings, compose: Compose, proc: subprocess.Pope
                     last_seen[name] = label
                     report.timeline.append((round(elapsed, 2), name, label))
                     if not interactive:
-                        print(f"[{elapsed:6.1f}s] {BY_NAME[name].title}: {label}", flush=True)
+                        print(f"[{elapsed:6.1f}s] {BY_NAME[name].title}: {label}", file=sys.stderr, flush=True)
             if live:
                 live.update(_progress_table(services, readiness, elapsed))
             if proc is None and all(r.ready for r in readiness.values()):
@@ -172,7 +175,8 @@ def url_table(settings: Settings) -> Table:
     return table
 
 
-def up(root: Path, overrides: dict[str, str], timeout: float = 900, quiet: bool = False) -> UpReport:
+def up(root: Path, overrides: dict[str, str], timeout: float = 900, quiet: bool = False,
+       pull_models: bool = True) -> UpReport:
     t0 = time.monotonic()
     check_docker()
     rendered = render_stack(root, overrides)
@@ -182,6 +186,9 @@ def up(root: Path, overrides: dict[str, str], timeout: float = 900, quiet: bool 
     report.seconds_control_plane = time.monotonic() - t0
     proc = compose.start_up()
     wait_until_ready(settings, compose, proc, timeout, report)
+    if pull_models and settings.models and not settings.public:
+        report.pulls = ollama.pull_missing(ollama.OllamaClient(ollama.host_url(settings)), settings.models)
+        ollama.report(report.pulls)
     report.seconds_total = time.monotonic() - t0
     if not quiet:
         console.print(url_table(settings))
@@ -236,3 +243,7 @@ def restart(root: Path, service: str | None) -> None:
     settings = _existing(root)
     compose_for(settings).run("restart", *_service_arg(settings, service), timeout=600)
     console.print(f"Restarted {service or 'all services'}.")
+
+
+def models_client(root: Path) -> ollama.OllamaClient:
+    return ollama.OllamaClient(ollama.host_url(_existing(root)))

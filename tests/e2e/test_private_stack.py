@@ -1,6 +1,7 @@
 """The whole stack in private mode, started by start.py on the real engine (tests run in order)."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -67,6 +68,29 @@ def test_second_up_recreates_nothing(private_stack):
     after = {s: (c["Id"], c["State"]["StartedAt"]) for s, c in private_stack.containers().items()}
     assert after == before
     assert elapsed < 60, f"a warm re-run took {elapsed:.0f}s"
+
+
+def _pull_log(stack) -> list[str]:
+    text = stack.exec("ollama", "sh", "-c", "cat /root/.ollama/double-pulls.log 2>/dev/null || true")
+    return [str(json.loads(line).get("model") or json.loads(line).get("name")) for line in text.splitlines()
+            if line.strip()]
+
+
+def test_missing_models_were_pulled_exactly_once(private_stack):
+    pulled = _pull_log(private_stack)
+    assert sorted(pulled) == ["nomic-embed-text", "tinyllama:latest"], pulled
+    result = private_stack.start("up", "--timeout", UP_TIMEOUT)
+    assert result.returncode == 0, result.stderr
+    assert _pull_log(private_stack) == pulled, "a second up must pull nothing"
+    listed = private_stack.start("models", "list")
+    assert "tinyllama:latest" in listed.stdout and "nomic-embed-text" in listed.stdout
+
+
+def test_failed_pull_names_the_model_and_the_reason(private_stack):
+    result = private_stack.start("models", "pull", "missing-model:7b")
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors and "missing-model:7b" in errors[0] and "does not exist" in errors[0], result.stderr
 
 
 def test_killed_process_is_restarted_by_the_engine(private_stack):
