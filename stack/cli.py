@@ -156,6 +156,55 @@ def models_rm(name: str) -> None:
     click.echo(f"{name}: removed")
 
 
+@cli.group("secrets")
+def secrets_group() -> None:
+    """Manage generated secrets."""
+
+
+@secrets_group.command("rotate")
+@click.argument("key")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+def secrets_rotate(key: str, yes: bool) -> None:
+    """Replace one secret everywhere it lives (database included) and restart what uses it."""
+    from stack.lifecycle import rotate_secret
+    from stack.rotate import REFUSED, ROTATABLE
+
+    if key in ROTATABLE and key not in REFUSED and not yes:
+        if not sys.stdin.isatty():
+            raise ConfigError("rotating a secret is disruptive; confirm with --yes when not on a terminal")
+        click.confirm(f"Rotate {key}? {ROTATABLE[key]}.", abort=True)
+    changed = rotate_secret(ROOT, key)
+    for name, effect in changed.items():
+        click.echo(f"{name}: rotated ({effect})")
+
+
+@cli.group("supabase")
+def supabase_group() -> None:
+    """Supabase helpers."""
+
+
+@supabase_group.command("keys")
+def supabase_keys() -> None:
+    """Print the API URL and the keys a client needs (they are secrets: the service key stays on servers)."""
+    from stack.lifecycle import existing_settings
+    from stack.supabase_check import gateway_url
+
+    settings = existing_settings(ROOT)
+    click.echo(f"SUPABASE_URL={gateway_url(settings)}")
+    click.echo(f"SUPABASE_ANON_KEY={settings['ANON_KEY']}")
+    click.echo(f"SUPABASE_SERVICE_ROLE_KEY={settings['SERVICE_ROLE_KEY']}")
+
+
+@supabase_group.command("check")
+def supabase_check_cmd() -> None:
+    """Check through the gateway, with supabase-py, that each key maps to the right role."""
+    from stack.lifecycle import existing_settings
+    from stack.supabase_check import require_keys_work
+
+    for check in require_keys_work(existing_settings(ROOT)):
+        click.echo(f"{check.key}: {check.observed} (expected {check.expected})")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; every error becomes one line on stderr and an exit code, never a traceback."""
     try:

@@ -54,8 +54,9 @@ class Compose:
     def argv(self, *args: str) -> list[str]:
         return [*self.base, *args]
 
-    def run(self, *args: str, check: bool = True, timeout: float | None = None) -> runner.Result:
-        return runner.run(self.argv(*args), check=check, timeout=timeout)
+    def run(self, *args: str, check: bool = True, timeout: float | None = None,
+            input_text: str | None = None) -> runner.Result:
+        return runner.run(self.argv(*args), check=check, timeout=timeout, input_text=input_text)
 
     def stream(self, *args: str) -> int:
         """Run with output straight to the terminal (logs -f). Returns the exit code."""

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from stack import ollama
+from stack import dbstate, ollama, supabase_check
 from stack.catalogue import BY_NAME, Service, enabled_services, user_url
 from stack.compose import Compose, check_docker
 from stack.config import prepare
@@ -50,11 +50,26 @@ def render_stack(root: Path, overrides: dict[str, str], out: Path | None = None)
     """Validate everything in memory first; only then write .env and the output directory."""
     out = out or build_dir(root)
     prepared = prepare(root, overrides)
+    if prepared.settings.public:
+        check_public_secrets(prepared.settings)
     files = render_files(prepared.settings, root)
     check_output_dir(out)
     env_written = prepared.commit()
     changed = write_files(files, out)
     return RenderResult(prepared.settings, changed, env_written)
+
+
+def check_public_secrets(settings: Settings) -> None:
+    """Public mode never starts with a secret someone else could know (hardening, issue 6)."""
+    from stack.schema import SECRET_KEYS
+
+    weak = {"password", "changeme", "secret", "admin", "supabase", "your-super-secret-and-long-postgres-password",
+            "this_password_is_insecure_and_should_be_updated", "ultrasecretkey"}
+    for key in SECRET_KEYS:
+        value = settings[key].lower()
+        if value in weak or (len(set(value)) < 6 and value):
+            raise ConfigError(f"{key} is a known placeholder or too weak for public mode; blank it in .env to "
+                              "generate a strong one (or rotate it: `python start.py secrets rotate`)")
 
 
 def build_dir(root: Path) -> Path:
@@ -63,6 +78,10 @@ def build_dir(root: Path) -> Path:
 
 def compose_for(settings: Settings) -> Compose:
     return Compose(settings.project, build_dir(settings.root) / COMPOSE_FILE, settings.env_path)
+
+
+def existing_settings(root: Path) -> Settings:
+    return _existing(root)
 
 
 def _existing(root: Path) -> Settings:
@@ -182,10 +201,14 @@ def up(root: Path, overrides: dict[str, str], timeout: float = 900, quiet: bool 
     rendered = render_stack(root, overrides)
     settings = rendered.settings
     compose = compose_for(settings)
+    dbstate.check_unchanged(settings)
     report = UpReport(settings=settings, readiness={})
     report.seconds_control_plane = time.monotonic() - t0
     proc = compose.start_up()
     wait_until_ready(settings, compose, proc, timeout, report)
+    dbstate.record(settings)
+    if not settings.public or settings["CADDY_TLS"] == "acme":
+        supabase_check.require_keys_work(settings)
     if pull_models and settings.models and not settings.public:
         report.pulls = ollama.pull_missing(ollama.OllamaClient(ollama.host_url(settings)), settings.models)
         ollama.report(report.pulls)
@@ -247,3 +270,15 @@ def restart(root: Path, service: str | None) -> None:
 
 def models_client(root: Path) -> ollama.OllamaClient:
     return ollama.OllamaClient(ollama.host_url(_existing(root)))
+
+
+def rotate_secret(root: Path, key: str) -> dict[str, str]:
+    """Rotate one secret; if the stack is running, bring it up again so services pick it up."""
+    from stack.rotate import rotate
+
+    settings = _existing(root)
+    compose = compose_for(settings)
+    changed = rotate(root, key, compose)
+    if compose.states():
+        up(root, {}, quiet=True, pull_models=False)
+    return changed

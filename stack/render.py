@@ -36,6 +36,7 @@ DB_INIT_FILES = (
     ("migrations/99-localai-webhooks.sql", "webhooks.sql"),
     ("migrations/99-localai-n8n.sql", "n8n.sql"),
     ("migrations/99-localai-rag.sql", "rag.sql"),
+    ("migrations/99-localai-zz-api.sql", "api.sql"),
 )
 
 # Replace each ${NAME} in Kong's config with the container's env value. awk reads ENVIRON, so

@@ -1,0 +1,70 @@
+"""After `up`: prove with supabase-py, through the gateway, that the API keys work as they should.
+
+anon key -> accepted, and the database sees role anon (limited by grants and RLS);
+service-role key -> accepted as service_role; a key signed with another secret -> refused.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stack.catalogue import BY_NAME, private_url
+from stack.errors import StackError
+from stack.secrets import random_alnum, sign_api_key
+from stack.settings import Settings
+
+WHOAMI = "localai_whoami"
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    key: str
+    expected: str   # role the database must see, or "refused"
+    observed: str
+
+
+def gateway_url(settings: Settings) -> str:
+    if settings.public:
+        return f"https://{settings['SUPABASE_HOSTNAME']}"
+    return private_url(BY_NAME["kong"], settings)
+
+
+def _role_for(url: str, key: str) -> str:
+    """What role the database runs our probe function as for `key`, or 'refused'."""
+    from postgrest.exceptions import APIError
+    from supabase import create_client
+
+    try:
+        response = create_client(url, key).rpc(WHOAMI).execute()
+    except APIError as exc:
+        code = str(getattr(exc, "code", "") or "")
+        return "refused" if code in ("401", "403", "PGRST301") or "401" in str(exc) else f"error: {exc}"
+    except Exception as exc:  # noqa: BLE001 - httpx/json errors: report, don't crash
+        return f"error: {type(exc).__name__}"
+    data = response.data
+    if isinstance(data, list) and data and isinstance(data[0], dict):
+        data = next(iter(data[0].values()))
+    return str(data)
+
+
+def verify_keys(settings: Settings) -> list[KeyCheck]:
+    url = gateway_url(settings)
+    forged = sign_api_key("service_role", random_alnum(48))
+    return [
+        KeyCheck("ANON_KEY", "anon", _role_for(url, settings["ANON_KEY"])),
+        KeyCheck("SERVICE_ROLE_KEY", "service_role", _role_for(url, settings["SERVICE_ROLE_KEY"])),
+        KeyCheck("a key signed with another secret", "refused", _role_for(url, forged)),
+    ]
+
+
+def require_keys_work(settings: Settings) -> list[KeyCheck]:
+    checks = verify_keys(settings)
+    for check in checks:
+        if check.observed != check.expected:
+            if check.expected == "refused":
+                raise StackError(f"Supabase accepted a key NOT signed with JWT_SECRET (got {check.observed}); "
+                                 "the gateway or PostgREST is misconfigured")
+            raise StackError(
+                f"Supabase check failed for {check.key}: expected role {check.expected}, got {check.observed}",
+                hint=f"{check.key} must be a JWT signed with JWT_SECRET; blank {check.key} in .env and run "
+                     "start.py again to re-sign it, or `python start.py secrets rotate JWT_SECRET`")
+    return checks
