@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from stack import dbstate, ollama, supabase_check
+from stack import dbstate, n8n_setup, ollama, supabase_check
 from stack.catalogue import BY_NAME, Service, enabled_services, user_url
 from stack.compose import Compose, check_docker
 from stack.config import prepare
@@ -209,6 +209,11 @@ def up(root: Path, overrides: dict[str, str], timeout: float = 900, quiet: bool 
     dbstate.record(settings)
     if not settings.public or settings["CADDY_TLS"] == "acme":
         supabase_check.require_keys_work(settings)
+    try:
+        if n8n_setup.import_once(settings, compose, build_dir(root)):
+            progress_console.print("n8n: imported the starter agent workflow and credentials (once)")
+    except StackError as exc:
+        progress_console.print(f"[yellow]warning:[/yellow] {exc}")
     if pull_models and settings.models and not settings.public:
         report.pulls = ollama.pull_missing(ollama.OllamaClient(ollama.host_url(settings)), settings.models)
         ollama.report(report.pulls)

@@ -67,6 +67,13 @@ def _embedding_model(models: list[str]) -> str:
     return "nomic-embed-text"
 
 
+def _chat_model(models: list[str]) -> str:
+    for model in models:
+        if "embed" not in model:
+            return model
+    return "llama3.2:3b"
+
+
 def _caddy_sites(settings: Settings, enabled: list[Service]) -> list[dict[str, Any]]:
     names = {s.name for s in enabled}
     sites: list[dict[str, Any]] = []
@@ -110,6 +117,8 @@ def context(settings: Settings) -> dict[str, Any]:
         "urls": urls,
         "ollama_url": "http://ollama:11434" if settings.profile != "none" else settings["OLLAMA_HOST_URL"],
         "embedding_model": _embedding_model(settings.models),
+        "chat_model": _chat_model(settings.models),
+        "n8n_internal_url": "http://n8n:5678",
         "n8n_host": settings["N8N_HOSTNAME"] if settings.public else "localhost",
         "searxng_base_url": searxng_base_url,
         "site_url": settings["SITE_URL"] or urls["open-webui"],

@@ -183,6 +183,17 @@ def test_missing_models_were_pulled_exactly_once(private_stack):
     assert "tinyllama:latest" in listed.stdout and "nomic-embed-text" in listed.stdout
 
 
+def test_n8n_imports_ran_once_and_not_on_rerun(private_stack):
+    def imports() -> list[str]:
+        text = private_stack.exec("n8n", "sh", "-c", "cat /home/node/.n8n/double-imports.log 2>/dev/null || true")
+        return [json.loads(line)["cmd"] for line in text.splitlines() if line.strip()]
+
+    first = imports()
+    assert sorted(first) == ["import:credentials", "import:workflow"], first
+    assert private_stack.start("up", "--timeout", UP_TIMEOUT).returncode == 0
+    assert imports() == first
+
+
 def test_failed_pull_names_the_model_and_the_reason(private_stack):
     result = private_stack.start("models", "pull", "missing-model:7b")
     assert result.returncode == 1
