@@ -156,6 +156,25 @@ def models_rm(name: str) -> None:
     click.echo(f"{name}: removed")
 
 
+@cli.command()
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+def backup(path: Path | None) -> None:
+    """Write one archive with every volume, a Postgres dump, .env and checksums (default: backups/)."""
+    from stack.lifecycle import backup as do_backup
+
+    do_backup(ROOT, path)
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--yes", "-y", is_flag=True, help="Replace the data of a running stack.")
+def restore(path: Path, yes: bool) -> None:
+    """Verify a backup's checksums, then bring every volume, the database and .env back."""
+    from stack.lifecycle import restore as do_restore
+
+    do_restore(ROOT, path, yes)
+
+
 @cli.group("secrets")
 def secrets_group() -> None:
     """Manage generated secrets."""

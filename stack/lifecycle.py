@@ -287,3 +287,33 @@ def rotate_secret(root: Path, key: str) -> dict[str, str]:
     if compose.states():
         up(root, {}, quiet=True, pull_models=False)
     return changed
+
+
+def backup(root: Path, target: Path | None) -> Path:
+    from stack import backup as bk
+
+    settings = _existing(root)
+    path = bk.create(settings, compose_for(settings), bk.read_compose(build_dir(root)),
+                     target or root / "backups")
+    console.print(f"Backup written to {path} (mode 0600). It contains .env: the keys that decrypt your data. "
+                  "Keep it as safe as the server.")
+    return path
+
+
+def _wait_db(compose: Compose, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = compose.states().get("db")
+        if state and state.state == "running" and state.health == "healthy":
+            return
+        time.sleep(POLL_SECONDS)
+    raise StackError(f"the database did not become healthy within {timeout:.0f}s during restore")
+
+
+def restore(root: Path, path: Path, yes: bool) -> None:
+    from stack import backup as bk
+
+    settings = _existing(root)
+    bk.restore(path, settings, compose_for(settings), running_ok=yes,
+               rerender=lambda: compose_for(render_stack(root, {}).settings), wait_db=_wait_db)
+    up(root, {}, quiet=False, pull_models=False)
