@@ -23,7 +23,8 @@ from stack.render import COMPOSE_FILE, check_output_dir, render_files, write_fil
 from stack.settings import Settings
 
 POLL_SECONDS = 1.0
-console = Console(stderr=False, highlight=False)
+# Piped output (CI, logs) gets a wide console so URLs are never cut.
+console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 200)
 progress_console = Console(stderr=True, highlight=False)
 
 
@@ -173,7 +174,7 @@ def url_table(settings: Settings) -> Table:
     table = Table(title=f"Local AI Stack is ready ({settings.profile}, {settings.environment})",
                   title_justify="left")
     table.add_column("Service")
-    table.add_column("Open")
+    table.add_column("Open", no_wrap=True)
     table.add_column("Next step")
     for service in enabled_services(settings):
         url = user_url(service, settings)

@@ -13,6 +13,8 @@ from stack.secrets import random_alnum, sign_api_key
 from stack.settings import Settings
 
 WHOAMI = "localai_whoami"
+# What the gateway (Kong key-auth) and PostgREST answer when they reject a key.
+REFUSALS = ("Invalid authentication credentials", "No API key found", "JWSError", "JWT")
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,10 @@ def _role_for(url: str, key: str) -> str:
         response = create_client(url, key).rpc(WHOAMI).execute()
     except APIError as exc:
         code = str(getattr(exc, "code", "") or "")
-        return "refused" if code in ("401", "403", "PGRST301") or "401" in str(exc) else f"error: {exc}"
+        message = str(getattr(exc, "message", "") or exc)
+        if code in ("401", "403", "PGRST301", "PGRST302") or any(text in message for text in REFUSALS):
+            return "refused"
+        return f"error: {message}"
     except Exception as exc:  # noqa: BLE001 - httpx/json errors: report, don't crash
         return f"error: {type(exc).__name__}"
     data = response.data

@@ -59,7 +59,9 @@ BEGIN
     'ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT EXECUTE ON FUNCTIONS TO anon, authenticated, service_role',
     'ALTER ROLE authenticator SET statement_timeout = ''8s''',
     'ALTER ROLE anon SET statement_timeout = ''3s''',
-    'ALTER ROLE authenticated SET statement_timeout = ''8s'''
+    'ALTER ROLE authenticated SET statement_timeout = ''8s''',
+    format('GRANT CREATE, CONNECT ON DATABASE %I TO supabase_auth_admin, supabase_storage_admin, '
+           'supabase_functions_admin', current_database())
   ]
   LOOP
     BEGIN

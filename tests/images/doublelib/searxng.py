@@ -21,7 +21,8 @@ def main() -> None:
     if secret == "ultrasecretkey":
         refuse("server.secret_key is not changed. Please use something else instead of ultrasecretkey.")
     formats = (settings.get("search") or {}).get("formats") or ["html"]
-    log(f"formats={formats} limiter={server.get('limiter')} base_url={env('SEARXNG_BASE_URL') or server.get('base_url')}")
+    base_url = env("SEARXNG_BASE_URL") or server.get("base_url")
+    log(f"formats={formats} limiter={server.get('limiter')} base_url={base_url}")
 
     def handle(request):
         if request.path == "/healthz":
