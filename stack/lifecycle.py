@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 import subprocess
 import sys
 import time
@@ -71,6 +72,34 @@ def check_public_secrets(settings: Settings) -> None:
         if value in weak or (len(set(value)) < 6 and value):
             raise ConfigError(f"{key} is a known placeholder or too weak for public mode; blank it in .env to "
                               "generate a strong one (or rotate it: `python start.py secrets rotate`)")
+
+
+def published_ports(settings: Settings) -> dict[int, str]:
+    """Host port -> the setting (or reason) it comes from, for the chosen environment."""
+    if settings.public:
+        return {80: "Caddy HTTP (public mode)", 443: "Caddy HTTPS (public mode)"}
+    return {int(settings[s.port_key]): s.port_key for s in enabled_services(settings) if s.port_key}
+
+
+def check_ports_free(settings: Settings, compose: Compose) -> None:
+    """Fail before anything starts if another program holds a port we must publish."""
+    ours: set[int] = set()
+    for state in compose.states().values():
+        for publisher in state.publishers:
+            if publisher.get("PublishedPort"):
+                ours.add(int(publisher["PublishedPort"]))  # type: ignore[call-overload]
+    host = "0.0.0.0" if settings.public else "127.0.0.1"
+    for port, source in published_ports(settings).items():
+        if port in ours:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, port))
+            except OSError as exc:
+                raise StackError(f"port {port} ({source}) is already in use by another program; nothing was "
+                                 f"started", hint=f"stop that program or choose another port for {source} in .env"
+                                 if "_PORT" in source else "stop the program that holds it") from exc
 
 
 def build_dir(root: Path) -> Path:
@@ -203,6 +232,7 @@ def up(root: Path, overrides: dict[str, str], timeout: float = 900, quiet: bool 
     settings = rendered.settings
     compose = compose_for(settings)
     dbstate.check_unchanged(settings)
+    check_ports_free(settings, compose)
     report = UpReport(settings=settings, readiness={})
     report.seconds_control_plane = time.monotonic() - t0
     proc = compose.start_up()
@@ -260,7 +290,13 @@ def _service_arg(settings: Settings, service: str | None) -> list[str]:
     return [service]
 
 
+def _known_service(service: str | None) -> None:
+    if service is not None and service not in BY_NAME:
+        raise ConfigError(f"unknown service '{service}'; one of: {', '.join(BY_NAME)}")
+
+
 def logs(root: Path, service: str | None, follow: bool = False, tail: int = 200) -> None:
+    _known_service(service)
     settings = _existing(root)
     args = ["logs", "--no-color", "--tail", str(tail)] + (["--follow"] if follow else [])
     code = compose_for(settings).stream(*args, *_service_arg(settings, service))
@@ -269,6 +305,7 @@ def logs(root: Path, service: str | None, follow: bool = False, tail: int = 200)
 
 
 def restart(root: Path, service: str | None) -> None:
+    _known_service(service)
     settings = _existing(root)
     compose_for(settings).run("restart", *_service_arg(settings, service), timeout=600)
     console.print(f"Restarted {service or 'all services'}.")
@@ -280,8 +317,9 @@ def models_client(root: Path) -> ollama.OllamaClient:
 
 def rotate_secret(root: Path, key: str) -> dict[str, str]:
     """Rotate one secret; if the stack is running, bring it up again so services pick it up."""
-    from stack.rotate import rotate
+    from stack.rotate import check_rotatable, rotate
 
+    check_rotatable(key)
     settings = _existing(root)
     compose = compose_for(settings)
     changed = rotate(root, key, compose)
@@ -314,6 +352,7 @@ def _wait_db(compose: Compose, timeout: float = 300) -> None:
 def restore(root: Path, path: Path, yes: bool) -> None:
     from stack import backup as bk
 
+    bk.verify(path)  # a bad archive is refused before anything is read or written
     settings = _existing(root)
     bk.restore(path, settings, compose_for(settings), running_ok=yes,
                rerender=lambda: compose_for(render_stack(root, {}).settings), wait_db=_wait_db)

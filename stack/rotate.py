@@ -63,14 +63,18 @@ def _sql(key: str, value: str, settings: Settings) -> str:
     return ""
 
 
-def rotate(root: Path, key: str, compose: Compose) -> dict[str, str]:
-    """Change `key` in the database (if it lives there) and in .env. Returns the changed keys."""
+def check_rotatable(key: str) -> None:
     if key in REFUSED:
         raise ConfigError(f"{key} cannot be rotated: {REFUSED[key]}")
     if key not in ROTATABLE:
         known = ", ".join(sorted(ROTATABLE))
         hint = "" if key in SECRET_KEYS else " (not a secret of this stack)"
         raise ConfigError(f"unknown secret {key}{hint}; rotatable: {known}")
+
+
+def rotate(root: Path, key: str, compose: Compose) -> dict[str, str]:
+    """Change `key` in the database (if it lives there) and in .env. Returns the changed keys."""
+    check_rotatable(key)
     prepared = prepare(root, {})
     settings = prepared.settings
     prepared.commit()

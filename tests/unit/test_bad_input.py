@@ -70,6 +70,25 @@ CASES = [
     ("ollama-hostname-with-profile-none", _public("OLLAMA_HOSTNAME=ollama.example.com\n"),
      ["render", "-e", "public", "-p", "none"], 2, "OLLAMA_HOSTNAME"),
     ("down-volumes-without-yes", _env("WEBUI_PORT=3000\n"), ["down", "--volumes"], 2, "--yes"),
+    ("newline-in-value", _env("WEBUI_NAME='two\nlines'\n"), ["render"], 2, "line break"),
+    ("unterminated-quote", _env('WEBUI_PORT="3000\n'), ["render"], 2, "cannot parse"),
+    ("unicode-hostname", _public("WEBUI_HOSTNAME=chät.example.com\n"), ["render", "-e", "public"], 2,
+     "WEBUI_HOSTNAME"),
+    ("email-with-space", _public("LETSENCRYPT_EMAIL=ad min@example.com\n"), ["render", "-e", "public"], 2,
+     "LETSENCRYPT_EMAIL"),
+    ("key-without-equals", _env("WEBUI_PORT\n"), ["render"], 2, "no '='"),
+    ("key-not-a-name", _env("WEBUI-PORT=3000\n"), ["render"], 2, "not a valid name"),
+    ("env-is-a-directory", lambda p: (p / ".env").mkdir(), ["render"], 2, ".env"),
+    ("model-pull-bad-name", None, ["models", "pull", "bad name!"], 2, "model name"),
+    ("model-rm-bad-name", None, ["models", "rm", "../../etc"], 2, "model name"),
+    ("restore-missing-archive", None, ["restore", "no-such-backup.tar"], 2, "does not exist"),
+    ("restore-not-an-archive", lambda p: (p / "fake.tar").write_text("not a tar"), ["restore", "fake.tar"], 2,
+     "corrupt or truncated"),
+    ("rotate-unknown-secret", None, ["secrets", "rotate", "NOT_A_SECRET", "--yes"], 2, "unknown secret"),
+    ("rotate-encryption-key", None, ["secrets", "rotate", "N8N_ENCRYPTION_KEY", "--yes"], 2, "unreadable"),
+    ("logs-unknown-service", None, ["logs", "nosuchservice"], 2, "unknown service"),
+    ("timeout-not-a-number", None, ["up", "--timeout", "soon"], 2, "--timeout"),
+    ("status-without-setup", None, ["status"], 2, "no .env"),
 ]
 
 
@@ -93,5 +112,5 @@ def test_bad_input_is_one_line_and_changes_nothing(project, setup, argv, code, w
     assert not (project / "build").exists()
 
 
-def test_there_are_at_least_ten_bad_inputs():
-    assert len(CASES) >= 10
+def test_there_are_at_least_thirty_bad_inputs():
+    assert len(CASES) >= 30
