@@ -175,6 +175,16 @@ def restore(path: Path, yes: bool) -> None:
     do_restore(ROOT, path, yes)
 
 
+@cli.command()
+@click.option("--no-backup", is_flag=True, help="Skip the backup taken before updating.")
+@click.option("--timeout", type=click.IntRange(10, 7200), default=900, show_default=True)
+def update(no_backup: bool, timeout: int) -> None:
+    """Back up, pull the pinned images, recreate only what changed, wait until ready."""
+    from stack.lifecycle import update as do_update
+
+    do_update(ROOT, take_backup=not no_backup, timeout=timeout)
+
+
 @cli.group("secrets")
 def secrets_group() -> None:
     """Manage generated secrets."""

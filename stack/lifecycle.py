@@ -357,3 +357,22 @@ def restore(root: Path, path: Path, yes: bool) -> None:
     bk.restore(path, settings, compose_for(settings), running_ok=yes,
                rerender=lambda: compose_for(render_stack(root, {}).settings), wait_db=_wait_db)
     up(root, {}, quiet=False, pull_models=False)
+
+
+def update(root: Path, take_backup: bool = True, timeout: float = 900) -> Path | None:
+    """Backup, fetch the pinned images, recreate only what changed, wait until ready."""
+    settings = _existing(root)
+    compose = compose_for(settings)
+    archive = None
+    running = any(s.state == "running" for s in compose.states().values())
+    if take_backup and running:
+        archive = backup(root, None)
+    elif take_backup:
+        progress_console.print("The stack is not running: no backup taken (nothing is changing data).")
+    progress_console.print("Fetching the pinned images (those already present are kept)...")
+    compose.run("pull", "--policy", "missing", "--quiet", timeout=3600)
+    up(root, {}, timeout=timeout)
+    if archive:
+        console.print(f"Roll back: put the previous *_IMAGE pins (or project version) back, then "
+                      f"`python start.py restore {archive} --yes`.")
+    return archive
