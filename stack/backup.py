@@ -157,15 +157,16 @@ def restore(path: Path, settings: Settings, compose: Compose, running_ok: bool,
         write_atomic(settings.env_path, (work / "env").read_text(), mode=0o600)
         compose = rerender()
         compose.run("create", timeout=600)
-        ids = _container_ids(compose)
-        for volume, where in manifest["volumes"].items():  # type: ignore[union-attr]
-            if volume == DB_VOLUME:
-                continue
+        # Extract as root with numeric owners kept (tar -p), in a throw-away container of the db
+        # image (it has tar); `docker cp` into a stopped container cannot map the owners back.
+        for volume in manifest["volumes"]:  # type: ignore[union-attr]
             member = work / "volumes" / f"{volume}.tar"
-            if not member.exists() or where["service"] not in ids:
+            if volume == DB_VOLUME or not member.exists():
                 continue
             with member.open("rb") as handle:
-                proc = subprocess.run(["docker", "cp", "-a", "-", f"{ids[where['service']]}:{where['path']}"],
+                proc = subprocess.run(["docker", "run", "--rm", "-i", "--user", "0", "--entrypoint", "tar",
+                                       "-v", f"{settings.project}_{volume}:/target", settings["SUPABASE_DB_IMAGE"],
+                                       "-C", "/target", "--numeric-owner", "-xpf", "-"],
                                       stdin=handle, stderr=subprocess.PIPE, check=False)
             if proc.returncode != 0:
                 raise StackError(f"restoring volume {volume} failed",
