@@ -16,8 +16,8 @@ from stack.schema import ENVIRONMENTS, PROFILES
 def _stack_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option("--environment", "-e", type=click.Choice(ENVIRONMENTS),
                         help="private (127.0.0.1 only) or public (Caddy with HTTPS). Remembered in .env.")(func)
-    func = click.option("--profile", "-p", type=click.Choice(PROFILES),
-                        help="How Ollama runs. Remembered in .env.")(func)
+    func = click.option("--profile", "-p", type=click.Choice((*PROFILES, "auto")),
+                        help="How Ollama runs (auto: let doctor decide). Remembered in .env.")(func)
     return func
 
 
@@ -26,6 +26,11 @@ def _overrides(ctx: click.Context, profile: str | None, environment: str | None)
     result: dict[str, str] = {}
     chosen_profile = profile or parent.get("profile")
     chosen_env = environment or parent.get("environment")
+    if chosen_profile == "auto":
+        from stack.doctor import SystemProbe, detect_profile
+
+        chosen_profile, reason = detect_profile(SystemProbe())
+        click.echo(f"--profile auto: {chosen_profile} ({reason})", err=True)
     if chosen_profile:
         result["PROFILE"] = chosen_profile
     if chosen_env:
@@ -114,6 +119,22 @@ def restart(service: str | None) -> None:
     from stack.lifecycle import restart as do_restart
 
     do_restart(ROOT, service)
+
+
+@cli.command()
+@_stack_options
+@click.pass_context
+def doctor(ctx: click.Context, profile: str | None, environment: str | None) -> None:
+    """Check Docker, Compose, disk, RAM, ports and GPU; say which models fit. Exit 1 on a problem."""
+    from stack.config import prepare
+    from stack.doctor import SystemProbe, exit_code, report_table, run_checks
+    from stack.lifecycle import console
+
+    settings = prepare(ROOT, _overrides(ctx, profile, environment)).settings
+    findings = run_checks(settings, SystemProbe())
+    console.print(report_table(findings))
+    if exit_code(findings):
+        raise StackError("doctor found problems (see the table above)")
 
 
 @cli.group()

@@ -45,5 +45,11 @@ def prepare(root: Path, overrides: dict[str, str] | None = None) -> Prepared:
             updates[key] = values[key]
     redact.register(*(values[k] for k in SECRET_KEYS))
     exists = env_file.path.exists()
+    if not exists and "OLLAMA_MODELS" not in overrides:
+        from stack.doctor import SystemProbe, suggested_models
+
+        suggestion = suggested_models(SystemProbe())
+        if suggestion != values["OLLAMA_MODELS"]:
+            updates["OLLAMA_MODELS"] = values["OLLAMA_MODELS"] = suggestion
     text = env_file.render(updates) if (updates or not exists) else None
     return Prepared(Settings(root=root, values=values), env_file, text)

@@ -224,12 +224,23 @@ def url_table(settings: Settings) -> Table:
     return table
 
 
+def _brief_doctor(settings: Settings) -> None:
+    """Before `up`: show doctor's warnings and problems about GPU, disk and memory in one line each."""
+    from stack.doctor import SystemProbe, run_checks
+
+    for finding in run_checks(settings, SystemProbe()):
+        if finding.level != "ok" and finding.topic in ("GPU", "profile", "disk", "RAM"):
+            progress_console.print(f"[yellow]{finding.level}[/yellow]: {finding.message}"
+                                   + (f" - {finding.fix}" if finding.fix else ""))
+
+
 def up(root: Path, overrides: dict[str, str], timeout: float = 900, quiet: bool = False,
        pull_models: bool = True) -> UpReport:
     t0 = time.monotonic()
     check_docker()
     rendered = render_stack(root, overrides)
     settings = rendered.settings
+    _brief_doctor(settings)
     compose = compose_for(settings)
     dbstate.check_unchanged(settings)
     check_ports_free(settings, compose)

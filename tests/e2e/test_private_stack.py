@@ -194,6 +194,37 @@ def test_n8n_imports_ran_once_and_not_on_rerun(private_stack):
     assert imports() == first
 
 
+def test_a_failed_pull_is_reported_and_the_stack_still_comes_up(private_stack):
+    from tests.conftest import append_env
+
+    append_env(private_stack.root, {"OLLAMA_MODELS": "tinyllama:latest,missing-model:1b,nomic-embed-text"})
+    try:
+        result = private_stack.start("up", "--timeout", UP_TIMEOUT)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert "could not pull model missing-model:1b" in result.stderr
+        assert "file does not exist" in result.stderr
+        assert "Local AI Stack is ready" in result.stdout
+    finally:
+        append_env(private_stack.root, {"OLLAMA_MODELS": "tinyllama:latest,nomic-embed-text"})
+        (private_stack.root / ".env").chmod(0o600)
+
+
+def test_open_webui_gets_the_ollama_and_searxng_urls(private_stack):
+    env = dict(item.split("=", 1) for item in private_stack.containers()["open-webui"]["Config"]["Env"])
+    assert env["OLLAMA_BASE_URL"] == "http://ollama:11434"
+    assert env["SEARXNG_QUERY_URL"] == "http://searxng:8080/search?q=<query>"
+    assert env["ENABLE_WEB_SEARCH"] == env["ENABLE_RAG_WEB_SEARCH"] == "true"
+    search = requests.get(f"http://127.0.0.1:{private_stack_port('SEARXNG_PORT')}/search",
+                          params={"q": "local ai", "format": "json"}, timeout=10)
+    assert search.status_code == 200 and search.json()["results"], "SearXNG must serve json"
+
+
+def private_stack_port(key: str) -> str:
+    from tests.e2e.conftest import PRIVATE_PORTS
+
+    return PRIVATE_PORTS[key]
+
+
 def test_failed_pull_names_the_model_and_the_reason(private_stack):
     result = private_stack.start("models", "pull", "missing-model:7b")
     assert result.returncode == 1

@@ -52,3 +52,23 @@ def test_ollama_is_only_reachable_with_basic_auth(public_stack):
     auth = f"{values['CADDY_BASIC_AUTH_USER']}:{values['CADDY_BASIC_AUTH_PASSWORD']}"
     code, body = _https("ollama.e2e.test", "/", "-u", auth)
     assert code == 200 and "Ollama is running" in body
+
+
+def test_studio_and_pg_meta_are_never_public_without_auth(public_stack):
+    values = read_env_file(public_stack.root / ".env")
+    code, _ = _https("supabase.e2e.test", "/")
+    assert code == 401, "Studio must ask for the dashboard login"
+    auth = f"{values['DASHBOARD_USERNAME']}:{values['DASHBOARD_PASSWORD']}"
+    code, _ = _https("supabase.e2e.test", "/", "-u", auth)
+    assert code == 200
+    code, _ = _https("supabase.e2e.test", "/pg/tables", "-H", f"apikey: {values['ANON_KEY']}")
+    assert code == 403, "pg-meta is for the service role only"
+    code, _ = _https("supabase.e2e.test", "/pg/tables", "-H", f"apikey: {values['SERVICE_ROLE_KEY']}")
+    assert code == 200
+
+
+def test_security_headers_are_sent(public_stack):
+    result = subprocess.run(["curl", "-skI", "--max-time", "10", "--resolve", "chat.e2e.test:443:127.0.0.1",
+                             "https://chat.e2e.test/health"], capture_output=True, text=True, timeout=30)
+    headers = result.stdout.lower()
+    assert "strict-transport-security" in headers and "x-content-type-options: nosniff" in headers

@@ -55,6 +55,13 @@ def test_rendered_stack_passes_real_compose_and_caddy(project, profile, environm
                 assert port["host_ip"] == "127.0.0.1", (name, port)
             else:
                 assert name == "caddy" and port["published"] in ("80", "443"), (name, port)
+    webui = services["open-webui"]["environment"]
+    expected_ollama = "http://host.docker.internal:11434" if profile == "none" else "http://ollama:11434"
+    assert webui["OLLAMA_BASE_URL"] == expected_ollama
+    assert webui["SEARXNG_QUERY_URL"] == "http://searxng:8080/search?q=<query>"
+    assert services["searxng"]["environment"]["SEARXNG_SECRET"] not in ("", "ultrasecretkey")
+    settings = yaml.safe_load((project / "build" / "searxng" / "settings.yml").read_text())
+    assert "json" in settings["search"]["formats"] and settings["server"]["limiter"] is False
     _caddy_validate(project)
 
 
