@@ -21,7 +21,9 @@ MARKERS = {  # service -> a directory on one of its named volumes
     "searxng": "/var/cache/searxng",
     "storage": "/var/lib/storage",
     "caddy": "/data",
+    "db": "/etc/postgresql-custom",
 }
+CADDY_CONFIG = "/config"
 
 
 def test_up_brings_every_service_to_ready(private_stack):
@@ -233,6 +235,7 @@ def test_failed_pull_names_the_model_and_the_reason(private_stack):
 
 
 def test_killed_process_is_restarted_by_the_engine(private_stack):
+    private_stack.exec("searxng", "sh", "-c", "echo survives > /var/cache/searxng/.kill-marker")
     info = private_stack.containers()["searxng"]
     restarts = info["RestartCount"]
     os.kill(info["State"]["Pid"], signal.SIGKILL)
@@ -245,6 +248,7 @@ def test_killed_process_is_restarted_by_the_engine(private_stack):
         time.sleep(1)
     else:
         raise AssertionError(f"searxng was not restarted: {info['State']}")
+    assert private_stack.exec("searxng", "cat", "/var/cache/searxng/.kill-marker").strip() == "survives"
 
 
 def test_data_survives_down_and_up(private_stack):
@@ -252,6 +256,7 @@ def test_data_survives_down_and_up(private_stack):
                        "CREATE TABLE e2e_keep (note text); INSERT INTO e2e_keep VALUES ('still here');")
     for service, directory in MARKERS.items():
         private_stack.exec(service, "sh", "-c", f"echo kept-{service} > {directory}/.e2e-marker")
+    private_stack.exec("caddy", "sh", "-c", f"echo kept-config > {CADDY_CONFIG}/.e2e-marker")
 
     assert private_stack.start("down").returncode == 0
     assert private_stack.containers() == {}
@@ -262,6 +267,7 @@ def test_data_survives_down_and_up(private_stack):
     assert rows.strip() == "still here"
     for service, directory in MARKERS.items():
         assert private_stack.exec(service, "cat", f"{directory}/.e2e-marker").strip() == f"kept-{service}"
+    assert private_stack.exec("caddy", "cat", f"{CADDY_CONFIG}/.e2e-marker").strip() == "kept-config"
 
 
 def test_down_then_status_reports_stopped(private_stack):

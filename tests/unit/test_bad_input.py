@@ -89,6 +89,8 @@ CASES = [
     ("logs-unknown-service", None, ["logs", "nosuchservice"], 2, "unknown service"),
     ("timeout-not-a-number", None, ["up", "--timeout", "soon"], 2, "--timeout"),
     ("status-without-setup", None, ["status"], 2, "no .env"),
+    ("public-with-placeholder-secret", _public("DASHBOARD_PASSWORD=changeme\n"), ["render", "-e", "public"], 2,
+     "placeholder"),
 ]
 
 
