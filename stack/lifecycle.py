@@ -268,7 +268,16 @@ def up(root: Path, overrides: dict[str, str], timeout: float = 900, quiet: bool 
 def down(root: Path, volumes: bool = False) -> None:
     settings = _existing(root)
     args = ["down", "--remove-orphans"] + (["--volumes"] if volumes else [])
-    compose_for(settings).run(*args, timeout=600)
+    compose = compose_for(settings)
+    for attempt in range(3):
+        try:
+            compose.run(*args, timeout=600)
+            break
+        except StackError as exc:
+            # Docker Engine can report the network still busy for a moment after its containers are gone.
+            if "active endpoints" not in exc.stderr or attempt == 2:
+                raise
+            time.sleep(2)
     console.print(f"Stack {settings.project} stopped." + (" All data volumes deleted." if volumes else
                                                           " Data volumes kept."))
 
