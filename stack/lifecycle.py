@@ -265,7 +265,7 @@ def up(root: Path, overrides: dict[str, str], timeout: float = 900, quiet: bool 
     return report
 
 
-def down(root: Path, volumes: bool = False) -> None:
+def down(root: Path, volumes: bool = False, quiet: bool = False) -> None:
     settings = _existing(root)
     args = ["down", "--remove-orphans"] + (["--volumes"] if volumes else [])
     compose = compose_for(settings)
@@ -278,8 +278,9 @@ def down(root: Path, volumes: bool = False) -> None:
             if "active endpoints" not in exc.stderr or attempt == 2:
                 raise
             time.sleep(2)
-    console.print(f"Stack {settings.project} stopped." + (" All data volumes deleted." if volumes else
-                                                          " Data volumes kept."))
+    if not quiet:
+        console.print(f"Stack {settings.project} stopped." + (" All data volumes deleted." if volumes else
+                                                              " Data volumes kept."))
 
 
 def status(root: Path) -> dict[str, str]:
