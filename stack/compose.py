@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,11 +60,20 @@ class Compose:
         return runner.run(self.argv(*args), check=check, timeout=timeout, input_text=input_text)
 
     def stream(self, *args: str) -> int:
-        """Run with output straight to the terminal (logs -f). Returns the exit code."""
+        """Relay output line by line as it comes (logs -f), with any secret value masked."""
         try:
-            return subprocess.run(self.argv(*args), check=False).returncode
+            proc = subprocess.Popen(self.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                    errors="replace")
         except FileNotFoundError as exc:
             raise StackError("docker is not installed or not on PATH", hint=DOCKER_HINT) from exc
+        assert proc.stdout is not None
+        try:
+            for line in proc.stdout:
+                sys.stdout.write(scrub(line))
+                sys.stdout.flush()
+        except KeyboardInterrupt:
+            proc.terminate()
+        return proc.wait()
 
     def start_up(self) -> subprocess.Popen[str]:
         """`up -d` in the background so readiness can be shown while Compose works."""
