@@ -155,6 +155,8 @@ def test_update_backs_up_first_and_recreates_nothing_unchanged(ops_stack):
 
 
 def test_no_secret_in_rendered_files_logs_outputs_or_process_args(ops_stack):
+    assert start(ops_stack, "logs", "--tail", "100").returncode == 0
+    assert start(ops_stack, "status").returncode == 0
     secrets = {k: v for k, v in read_env_file(ops_stack.root / ".env").items() if k in SECRET_KEYS and v}
     assert len(secrets) == len(SECRET_KEYS)
     haystacks: dict[str, str] = {}
