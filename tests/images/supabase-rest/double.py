@@ -60,7 +60,9 @@ def load_config() -> Config:
     except ValueError:
         refuse("PGRST_DB_URI must be a postgres:// URI for the PostgREST contract double")
     secret = env("PGRST_JWT_SECRET")
-    if secret and env("PGRST_JWT_SECRET_IS_BASE64").lower() not in ("true", "1") and len(secret) < 32:
+    if env("PGRST_JWT_SECRET_IS_BASE64").lower() in ("true", "1") or secret.lstrip().startswith("{"):
+        refuse("The PostgREST contract double supports a plain HS256 PGRST_JWT_SECRET only (no base64, no JWK)")
+    if secret and len(secret) < 32:
         refuse("The JWT secret must be at least 32 characters long.")
     schemas = [s.strip() for s in (env("PGRST_DB_SCHEMAS") or env("PGRST_DB_SCHEMA") or "public").split(",")
                if s.strip()]
