@@ -256,8 +256,8 @@ def up(root: Path, overrides: dict[str, str], timeout: float = 900, quiet: bool 
             progress_console.print("n8n: imported the starter agent workflow and credentials (once)")
     except StackError as exc:
         progress_console.print(f"[yellow]warning:[/yellow] {exc}")
-    if pull_models and settings.models and not settings.public:
-        report.pulls = ollama.pull_missing(ollama.OllamaClient(ollama.host_url(settings)), settings.models)
+    if pull_models and settings.models:
+        report.pulls = ollama.pull_missing(ollama_client(settings, compose), settings.models)
         ollama.report(report.pulls)
     report.seconds_total = time.monotonic() - t0
     if not quiet:
@@ -332,8 +332,16 @@ def restart(root: Path, service: str | None) -> None:
     console.print(f"Restarted {service or 'all services'}.")
 
 
-def models_client(root: Path) -> ollama.OllamaClient:
-    return ollama.OllamaClient(ollama.host_url(_existing(root)))
+def ollama_client(settings: Settings, compose: Compose) -> ollama.OllamaClient | ollama.ContainerOllama:
+    """HTTP to the published (or host's) Ollama; in public mode its CLI inside the container."""
+    if settings.public and settings.profile != "none":
+        return ollama.ContainerOllama(compose)
+    return ollama.OllamaClient(ollama.host_url(settings))
+
+
+def models_client(root: Path) -> ollama.OllamaClient | ollama.ContainerOllama:
+    settings = _existing(root)
+    return ollama_client(settings, compose_for(settings))
 
 
 def rotate_secret(root: Path, key: str) -> dict[str, str]:

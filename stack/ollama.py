@@ -17,6 +17,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from stack.compose import Compose
 from stack.errors import ConfigError, StackError
 from stack.settings import MODEL_RE, Settings
 
@@ -37,14 +38,43 @@ def check_model_name(name: str) -> str:
 
 
 def host_url(settings: Settings) -> str:
-    """Where this machine reaches Ollama's API."""
+    """Where this machine reaches Ollama's API (private mode, or the host's own Ollama)."""
     if settings.profile == "none":
         return settings["OLLAMA_HOST_URL"].replace("host.docker.internal", "127.0.0.1")
-    if settings.public:
-        raise ConfigError("in public mode Ollama is not published on this host; use "
-                          "`docker compose exec ollama ollama pull NAME` or set models in OLLAMA_MODELS "
-                          "and run start.py in private mode once")
     return f"http://127.0.0.1:{settings['OLLAMA_PORT']}"
+
+
+class ContainerOllama:
+    """Public mode: Ollama is not published on the host, so use its own CLI inside its container."""
+
+    def __init__(self, compose: Compose) -> None:
+        self.compose = compose
+
+    def _cli(self, *args: str, timeout: float = 60) -> tuple[int, str]:
+        result = self.compose.run("exec", "-T", "ollama", "ollama", *args, check=False, timeout=timeout)
+        return result.returncode, (result.stdout + result.stderr).strip()
+
+    def models(self) -> list[dict[str, object]]:
+        code, out = self._cli("list")
+        if code != 0:
+            raise StackError(f"`ollama list` in the ollama container failed: {out.splitlines()[-1] if out else code}")
+        return [{"name": line.split()[0], "size": 0, "modified_at": " ".join(line.split()[3:])}
+                for line in out.splitlines()[1:] if line.strip()]
+
+    def names(self) -> set[str]:
+        return {normalize(str(m["name"])) for m in self.models()}
+
+    def delete(self, name: str) -> None:
+        code, out = self._cli("rm", name)
+        if code != 0:
+            raise StackError(f"Ollama could not delete {name}: {out.splitlines()[-1] if out else code}")
+
+    def pull(self, name: str, progress: Progress, task: TaskID) -> None:
+        progress.update(task, status="pulling in the container")
+        code, out = self._cli("pull", name, timeout=7200)
+        if code != 0:
+            raise StackError(out.splitlines()[-1].removeprefix("Error: ") if out else f"exit code {code}")
+        progress.update(task, total=1, completed=1)
 
 
 @dataclass
@@ -120,7 +150,7 @@ def _reason(text: str) -> str:
         return text.strip()[:200]
 
 
-def pull_missing(client: OllamaClient, wanted: list[str]) -> PullResult:
+def pull_missing(client: OllamaClient | ContainerOllama, wanted: list[str]) -> PullResult:
     """Pull each wanted model not yet present; one failure never stops the others."""
     result = PullResult()
     present = client.names()

@@ -1,6 +1,7 @@
 """Public mode: only Caddy's 80/443 are published, and Caddy routes each hostname over HTTPS."""
 from __future__ import annotations
 
+import json
 import subprocess
 
 from tests.conftest import read_env_file
@@ -72,3 +73,12 @@ def test_security_headers_are_sent(public_stack):
                              "https://chat.e2e.test/health"], capture_output=True, text=True, timeout=30)
     headers = result.stdout.lower()
     assert "strict-transport-security" in headers and "x-content-type-options: nosniff" in headers
+
+
+def test_models_are_pulled_inside_the_container_in_public_mode(public_stack):
+    text = public_stack.exec("ollama", "sh", "-c", "cat /root/.ollama/double-pulls.log 2>/dev/null || true")
+    pulled = sorted(json.loads(line)["model"] for line in text.splitlines() if line.strip())
+    assert pulled == ["nomic-embed-text", "tinyllama:latest"], pulled
+    listed = public_stack.start("models", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "tinyllama:latest" in listed.stdout and "nomic-embed-text" in listed.stdout
