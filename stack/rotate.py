@@ -9,7 +9,7 @@ from stack.config import prepare
 from stack.envfile import write_atomic
 from stack.errors import ConfigError, StackError
 from stack.schema import BY_KEY, SECRET_KEYS
-from stack.secrets import _generate, bcrypt_base64, sign_api_key
+from stack.secrets import bcrypt_base64, generate, sign_api_key
 from stack.settings import Settings
 
 ROTATABLE = {
@@ -41,7 +41,7 @@ LOGIN_ROLES = ("postgres", "supabase_admin", "authenticator", "supabase_auth_adm
 def new_values(key: str, settings: Settings) -> dict[str, str]:
     """Fresh value for `key` plus everything derived from it."""
     values = dict(settings.values)
-    values[key] = _generate(BY_KEY[key].secret, values)
+    values[key] = generate(BY_KEY[key].secret, values)
     if key == "JWT_SECRET":
         values["ANON_KEY"] = sign_api_key("anon", values[key])
         values["SERVICE_ROLE_KEY"] = sign_api_key("service_role", values[key])

@@ -64,7 +64,7 @@ def _bcrypt_matches(password: str, encoded: str) -> bool:
         return False
 
 
-def _generate(spec: str, values: dict[str, str]) -> str:
+def generate(spec: str, values: dict[str, str]) -> str:
     kind, _, arg = spec.partition(":")
     if kind == "alnum":
         return random_alnum(int(arg))
@@ -87,7 +87,7 @@ def fill_missing(values: dict[str, str]) -> dict[str, str]:
         stale_hash = spec.startswith("bcrypt:") and merged[key] and not _bcrypt_matches(
             merged[spec.partition(":")[2]], merged[key])
         if not merged[key] or stale_hash:
-            merged[key] = new[key] = _generate(spec, merged)
+            merged[key] = new[key] = generate(spec, merged)
     redact.register(*(merged[k] for k in SECRET_KEYS))
     return new
 
