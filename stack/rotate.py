@@ -6,7 +6,7 @@ from pathlib import Path
 from stack import dbstate
 from stack.compose import Compose
 from stack.config import prepare
-from stack.envfile import write_atomic
+from stack.envfile import EnvFile, write_atomic
 from stack.errors import ConfigError, StackError
 from stack.schema import BY_KEY, SECRET_KEYS
 from stack.secrets import bcrypt_base64, generate, sign_api_key
@@ -87,7 +87,7 @@ def rotate(root: Path, key: str, compose: Compose) -> dict[str, str]:
                              "then rotate")
         compose.run("exec", "-T", "db", "psql", "-U", "postgres", "-d", settings["POSTGRES_DB"],
                     "-v", "ON_ERROR_STOP=1", "-q", input_text=sql, timeout=120)
-    env_file = prepared.env_file.__class__.load(prepared.env_file.path)
+    env_file = EnvFile.load(prepared.env_file.path)
     write_atomic(env_file.path, env_file.render(updates), mode=0o600)
     dbstate.record(Settings(root=root, values={**settings.values, **updates}))
     return {k: ROTATABLE.get(k, "derived") for k in updates}
