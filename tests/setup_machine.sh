@@ -11,6 +11,8 @@ command -v dockerd >/dev/null || need+=(docker.io)
 command -v caddy >/dev/null || need+=(caddy)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v curl >/dev/null || need+=(curl)
+command -v ps >/dev/null || need+=(procps)
+command -v pidof >/dev/null || need+=(sysvinit-utils)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   apt-get update -qq
