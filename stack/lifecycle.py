@@ -224,6 +224,22 @@ def url_table(settings: Settings) -> Table:
     return table
 
 
+def ensure_images(settings: Settings, compose: Compose) -> None:
+    """Pull missing images first, with Compose's own progress, so downloads never eat the readiness deadline."""
+    import yaml
+
+    from stack import runner
+
+    config = yaml.safe_load((build_dir(settings.root) / COMPOSE_FILE).read_text())
+    images = sorted({str(spec["image"]) for spec in config["services"].values()})
+    if runner.run(["docker", "image", "inspect", *images], check=False, timeout=60).returncode == 0:
+        return
+    progress_console.print("Downloading the pinned images that are not here yet (the first run pulls several GB)...")
+    if compose.stream("pull", "--policy", "missing") != 0:
+        raise StackError("pulling the images failed", hint="check the network, or point the *_IMAGE settings in .env "
+                                                            "at a registry mirror you can reach")
+
+
 def _brief_doctor(settings: Settings) -> None:
     """Before `up`: show doctor's warnings and problems about GPU, disk and memory in one line each."""
     from stack.doctor import SystemProbe, run_checks
@@ -246,6 +262,7 @@ def up(root: Path, overrides: dict[str, str], timeout: float = 900, quiet: bool 
     check_ports_free(settings, compose)
     report = UpReport(settings=settings, readiness={})
     report.seconds_control_plane = time.monotonic() - t0
+    ensure_images(settings, compose)
     proc = compose.start_up()
     wait_until_ready(settings, compose, proc, timeout, report)
     dbstate.record(settings)
