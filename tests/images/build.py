@@ -1,152 +1,371 @@
 #!/usr/bin/env python3
-"""Build the local test images: no registry is reachable, so everything starts from debootstrap.
+"""Build the local test images. No container registry is reachable, so everything starts here.
 
-1. base: `debootstrap --variant=minbase` of Debian bookworm with base/packages.txt, imported as
-   localai-test/base:<hash of packages.txt>.
-2. every tests/images/<name>/Dockerfile: `docker build --build-arg BASE=...` with tests/images/ as
-   context, tagged localai-test/<name>:dev and labelled with a hash of its inputs.
-Both steps are cached: an image whose tag (base) or label (others) matches is not rebuilt.
+1. base: `debootstrap --variant=minbase` of Debian bookworm with the packages in
+   base/packages.txt, from the mirror this machine's apt already uses, imported with
+   `docker import` as localai-test/base:<short sha256 of packages.txt>.
+2. every tests/images/<name>/ holding a Dockerfile: `docker build` with tests/images/ as the
+   context (so images can COPY doublelib/), tagged localai-test/<name>:dev and labelled with a
+   hash of its inputs (the base image plus the files of <name>/ and doublelib/).
+
+Both steps are cached: a base whose tag exists, or an image whose label matches, is not rebuilt.
 
     python3 tests/images/build.py [--only NAME[,NAME]] [--force]
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
+import functools
 import hashlib
-import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PACKAGES = HERE / "base" / "packages.txt"
 SHARED = HERE / "doublelib"
+PREFIX = "localai-test"
 LABEL = "localai.test.hash"
 SUITE = "bookworm"
+APT_SOURCES_DIR = Path("/etc/apt/sources.list.d")
+APT_SOURCES_LIST = Path("/etc/apt/sources.list")
+LOCK_FILE = Path(tempfile.gettempdir()) / "localai-test-images.lock"
+# Dropped from the rootfs before import: caches, docs, and the "main" cluster Debian's
+# postgresql postinst creates (the postgres image runs its own initdb).
+SLIM_PATHS = ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man", "usr/share/info",
+              "usr/share/locale", "var/lib/postgresql/15/main", "etc/postgresql/15/main")
+TAIL_LINES = 40
+
+
+class BuildError(Exception):
+    """A build step failed; the message is what the user needs to read (with an output tail)."""
 
 
 def image_name(name: str) -> str:
-    return f"localai-test/{name}:dev"
+    """The tag tests and .env files use for the test image built from tests/images/<name>/."""
+    return f"{PREFIX}/{name}:dev"
 
 
-def _run(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, text=True, capture_output=True, check=False, **kwargs)  # type: ignore[call-overload]
+def tail(text: str, lines: int = TAIL_LINES) -> str:
+    """The last lines of a tool's output: where its error usually is."""
+    return "\n".join(text.strip().splitlines()[-lines:])
 
 
-def _die(message: str, detail: str = "") -> None:
-    print(f"error: {message}", file=sys.stderr)
-    if detail:
-        print("\n".join(detail.strip().splitlines()[-30:]), file=sys.stderr)
-    raise SystemExit(1)
+def run(argv: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a command, capturing its output; a missing program is a BuildError, not a traceback."""
+    try:
+        return subprocess.run(argv, text=True, capture_output=True, check=False, env=env, stdin=subprocess.DEVNULL)
+    except FileNotFoundError as exc:
+        raise BuildError(f"{argv[0]} is not installed (run tests/setup_machine.sh)") from exc
 
 
-def mirror() -> str:
-    """The Debian mirror this machine's apt uses (never hard-coded in the repo)."""
-    sources = sorted(Path("/etc/apt/sources.list.d").glob("*.sources"))
-    for path in sources:
-        uri = ""
-        for line in path.read_text().splitlines():
-            if line.startswith("URIs:"):
-                uri = line.split()[1]
-            if line.startswith("Suites:") and SUITE in line.split()[1:] and uri:
-                return uri
-    legacy = Path("/etc/apt/sources.list")
-    if legacy.exists():
-        for line in legacy.read_text().splitlines():
-            parts = line.split()
-            if len(parts) >= 3 and parts[0] == "deb" and parts[2] == SUITE:
-                return parts[1]
-    _die("cannot find the Debian mirror in /etc/apt/sources.list(.d)")
-    return ""
+# --- the Debian mirror -----------------------------------------------------------------------
+
+def _deb822_stanzas(text: str) -> Iterator[dict[str, str]]:
+    """Yield the fields of each stanza of a deb822 .sources file (comments dropped)."""
+    fields: dict[str, str] = {}
+    key = ""
+    for line in text.splitlines() + [""]:
+        if line.startswith("#"):
+            continue
+        if not line.strip():
+            if fields:
+                yield fields
+            fields, key = {}, ""
+        elif line[0] in " \t" and key:
+            fields[key] += " " + line.strip()
+        elif ":" in line:
+            key, value = line.split(":", 1)
+            key = key.strip().lower()
+            fields[key] = value.strip()
+
+
+def _mirror_from_deb822(text: str, suite: str) -> str | None:
+    """The first URI of an enabled `Types: deb` stanza that serves `suite`."""
+    for fields in _deb822_stanzas(text):
+        if fields.get("enabled", "yes").lower() == "no":
+            continue
+        if "deb" in fields.get("types", "").split() and suite in fields.get("suites", "").split():
+            uris = fields.get("uris", "").split()
+            if uris:
+                return uris[0]
+    return None
+
+
+def _mirror_from_one_line(text: str, suite: str) -> str | None:
+    """The URI of the first `deb [options] URI SUITE ...` line (sources.list format)."""
+    for line in text.splitlines():
+        words = line.split("#", 1)[0].split()
+        if not words or words[0] != "deb":
+            continue
+        words = words[1:]
+        if words and words[0].startswith("["):  # [arch=amd64 signed-by=...] may span words
+            while words and not words[0].endswith("]"):
+                words = words[1:]
+            words = words[1:]
+        if len(words) >= 2 and words[1] == suite:
+            return words[0]
+    return None
+
+
+def apt_mirror(sources_dir: Path = APT_SOURCES_DIR, sources_list: Path = APT_SOURCES_LIST,
+               suite: str = SUITE) -> str:
+    """The Debian mirror this machine's apt uses for `suite`: read at run time, never hard-coded."""
+    candidates = sorted(sources_dir.glob("*.sources")) if sources_dir.is_dir() else []
+    for path in candidates:
+        found = _mirror_from_deb822(path.read_text(errors="replace"), suite)
+        if found:
+            return found
+    lists = [sources_list] + (sorted(sources_dir.glob("*.list")) if sources_dir.is_dir() else [])
+    for path in lists:
+        if path.is_file():
+            found = _mirror_from_one_line(path.read_text(errors="replace"), suite)
+            if found:
+                return found
+    raise BuildError(f"no apt source for Debian {suite} in {sources_list} or {sources_dir}/ "
+                     "(debootstrap needs the mirror this machine uses)")
+
+
+# --- Docker helpers --------------------------------------------------------------------------
+
+def image_id(tag: str) -> str | None:
+    """The ID of a local image, or None when there is no such image."""
+    result = run(["docker", "image", "inspect", "--format", "{{.Id}}", tag])
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def image_label(tag: str) -> str | None:
+    """Our input-hash label on a local image (None when the image or the label is missing)."""
+    result = run(["docker", "image", "inspect", "--format", f'{{{{index .Config.Labels "{LABEL}"}}}}', tag])
+    value = result.stdout.strip()
+    return value if result.returncode == 0 and value and value != "<no value>" else None
+
+
+@functools.cache
+def build_env() -> dict[str, str]:
+    """Environment for `docker build`: Debian's docker.io often has no buildx, and a newer CLI
+    without buildx refuses to build unless told to use the classic builder."""
+    env = dict(os.environ)
+    if run(["docker", "buildx", "version"]).returncode != 0:
+        env["DOCKER_BUILDKIT"] = "0"
+    return env
+
+
+def remove_superseded(old_id: str | None, new_id: str | None) -> None:
+    """Drop the image a rebuild replaced, so repeated builds do not pile up untagged images.
+    Docker refuses (and we ignore it) while a container or another tag still uses it."""
+    if old_id and new_id and old_id != new_id:
+        run(["docker", "image", "rm", old_id])
+
+
+# --- the base image --------------------------------------------------------------------------
+
+def packages() -> list[str]:
+    """The Debian packages of the base image: one a line; blank lines and # comments ignored."""
+    names = [line.split("#", 1)[0].strip() for line in PACKAGES.read_text().splitlines()]
+    return [name for name in names if name]
 
 
 def base_tag() -> str:
-    return f"localai-test/base:{hashlib.sha256(PACKAGES.read_bytes()).hexdigest()[:12]}"
+    """localai-test/base:<short sha256 of packages.txt>: a changed list means a new base."""
+    return f"{PREFIX}/base:{hashlib.sha256(PACKAGES.read_bytes()).hexdigest()[:12]}"
 
 
-def image_exists(tag: str) -> bool:
-    return _run(["docker", "image", "inspect", tag]).returncode == 0
+def _mounts_below(root: Path) -> list[str]:
+    """Mount points under `root` (a failed debootstrap can leave /proc or /sys mounted there)."""
+    prefix = str(root.resolve()) + "/"
+    with open("/proc/self/mounts") as mounts:
+        points = [line.split()[1].replace("\\040", " ") for line in mounts]
+    return sorted((p for p in points if p.startswith(prefix)), reverse=True)
 
 
-def build_base(force: bool) -> str:
-    tag = base_tag()
-    if image_exists(tag) and not force:
-        print(f"base        cached  {tag}")
-        return tag
-    started = time.monotonic()
-    packages = ",".join(p.strip() for p in PACKAGES.read_text().splitlines() if p.strip())
-    with tempfile.TemporaryDirectory(prefix="localai-rootfs-", dir="/var/tmp") as tmp:
-        rootfs = Path(tmp) / "rootfs"
-        result = _run(["debootstrap", "--variant=minbase", f"--include={packages}", SUITE, str(rootfs), mirror()])
-        if result.returncode != 0:
-            _die("debootstrap failed", result.stdout + result.stderr)
-        for leftover in ("var/cache/apt/archives", "var/lib/apt/lists"):
-            shutil.rmtree(rootfs / leftover, ignore_errors=True)
-        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+def _unmount_below(root: Path) -> None:
+    """Unmount anything under `root` so deleting the rootfs never walks into the host's /proc."""
+    for point in _mounts_below(root):
+        run(["umount", "-l", point])
+
+
+def debootstrap(rootfs: Path, mirror: str) -> None:
+    """Install a minimal bookworm with our packages into `rootfs`; on failure show the log tail."""
+    if os.geteuid() != 0:
+        raise BuildError("building the base image needs root (debootstrap)")
+    argv = ["debootstrap", "--variant=minbase", f"--include={','.join(packages())}", SUITE, str(rootfs), mirror]
+    result = run(argv)
+    if result.returncode != 0:
+        log = rootfs / "debootstrap" / "debootstrap.log"
+        detail = tail(result.stdout + result.stderr)
+        if log.is_file():
+            detail += f"\n--- {log} (tail) ---\n" + tail(log.read_text(errors="replace"))
+        raise BuildError(f"debootstrap failed (exit {result.returncode}):\n{detail}")
+
+
+def slim(rootfs: Path) -> None:
+    """Remove what no test needs from the rootfs before it becomes an image."""
+    for rel in SLIM_PATHS:
+        shutil.rmtree(rootfs / rel, ignore_errors=True)
+
+
+def docker_import(rootfs: Path, tag: str) -> None:
+    """`tar -C rootfs -c . | docker import - tag`, with numeric owners so uids survive as they are."""
+    with tempfile.TemporaryFile() as tar_err:
+        tar = subprocess.Popen(["tar", "--numeric-owner", "-C", str(rootfs), "-c", "."],
+                               stdout=subprocess.PIPE, stderr=tar_err)
+        assert tar.stdout is not None
         imported = subprocess.run(["docker", "import", "-", tag], stdin=tar.stdout, capture_output=True, text=True,
                                   check=False)
-        tar.wait()
-        if imported.returncode != 0 or tar.returncode != 0:
-            _die("docker import failed", imported.stderr)
-    print(f"base        built   {tag} in {time.monotonic() - started:.0f}s")
-    return tag
+        tar.stdout.close()
+        tar_rc = tar.wait()
+        tar_err.seek(0)
+        tar_output = tar_err.read().decode(errors="replace")
+    if tar_rc != 0:
+        raise BuildError(f"tar of the rootfs failed (exit {tar_rc}):\n{tail(tar_output)}")
+    if imported.returncode != 0:
+        raise BuildError(f"docker import {tag} failed:\n{tail(imported.stdout + imported.stderr)}")
 
 
-def _inputs_hash(name: str, base: str) -> str:
-    h = hashlib.sha256(base.encode())
+def build_base(force: bool) -> tuple[str, str]:
+    """Make sure the base image exists; return (tag, outcome) where outcome is built/cached."""
+    tag = base_tag()
+    old_id = image_id(tag)
+    if old_id and not force:
+        return tag, "cached"
+    mirror = apt_mirror()
+    print(f"{'base':<24} debootstrap {SUITE} ({len(packages())} packages) from {mirror}; takes 1-3 min",
+          flush=True)
+    # /var/tmp, not /tmp: the rootfs is ~600 MB and /tmp may be a small tmpfs.
+    with tempfile.TemporaryDirectory(prefix="localai-rootfs-", dir="/var/tmp") as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        try:
+            debootstrap(rootfs, mirror)
+            slim(rootfs)
+            docker_import(rootfs, tag)
+        finally:
+            _unmount_below(Path(tmp))
+    remove_superseded(old_id, image_id(tag))
+    return tag, "built"
+
+
+def prune_stale(current_base: str) -> None:
+    """Free the disk that earlier builds left: untagged images carrying our label, and base
+    images of an older packages.txt. Docker keeps whatever a container or child still uses."""
+    run(["docker", "image", "prune", "--force", "--filter", f"label={LABEL}"])
+    listed = run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", f"{PREFIX}/base"])
+    for tag in listed.stdout.split():
+        if tag != current_base:
+            run(["docker", "image", "rm", tag])
+
+
+# --- the service images ----------------------------------------------------------------------
+
+def image_dirs() -> list[str]:
+    """Names of the directories under tests/images/ that hold a Dockerfile."""
+    return sorted(path.parent.name for path in HERE.glob("*/Dockerfile"))
+
+
+def _folder_files(folder: Path) -> Iterator[Path]:
+    """The files of a folder in a stable order, without Python caches."""
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            yield path
+
+
+def inputs_hash(name: str, base: str) -> str:
+    """Hash over the base (tag and image ID) and every file the build of `name` can COPY from:
+    tests/images/<name>/ and tests/images/doublelib/. The executable bit counts (COPY keeps it)."""
+    digest = hashlib.sha256(f"{base}\0{image_id(base) or ''}\0".encode())
     for folder in (HERE / name, SHARED):
-        if not folder.exists():
+        if not folder.is_dir():
             continue
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                h.update(path.relative_to(HERE).as_posix().encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()[:16]
+        for path in _folder_files(folder):
+            mode = "x" if os.access(path, os.X_OK) else "-"
+            digest.update(f"{path.relative_to(HERE).as_posix()}\0{mode}\0".encode())
+            digest.update(path.read_bytes())
+            digest.update(b"\0")
+    return digest.hexdigest()[:16]
 
 
-def _label(tag: str) -> str:
-    result = _run(["docker", "image", "inspect", "--format", "{{json .Config.Labels}}", tag])
-    if result.returncode != 0:
-        return ""
-    return (json.loads(result.stdout or "null") or {}).get(LABEL, "")
-
-
-def build_image(name: str, base: str, force: bool) -> None:
+def build_image(name: str, base: str, force: bool) -> str:
+    """Build localai-test/<name>:dev unless an image with the same input hash exists; return
+    the outcome (built/cached)."""
     tag = image_name(name)
-    digest = _inputs_hash(name, base)
-    if not force and _label(tag) == digest:
-        print(f"{name:<20} cached")
-        return
-    started = time.monotonic()
-    env = {**os.environ}
-    if _run(["docker", "buildx", "version"]).returncode != 0:
-        env["DOCKER_BUILDKIT"] = "0"
-    result = _run(["docker", "build", "-q", "--build-arg", f"BASE={base}", "--label", f"{LABEL}={digest}", "-t", tag,
-                   "-f", str(HERE / name / "Dockerfile"), str(HERE)], env=env)
+    wanted = inputs_hash(name, base)
+    if not force and image_label(tag) == wanted:
+        return "cached"
+    old_id = image_id(tag)
+    argv = ["docker", "build", "--force-rm", "--build-arg", f"BASE={base}", "-t", tag,
+            "--label", f"{LABEL}={wanted}", "-f", str(HERE / name / "Dockerfile"), str(HERE)]
+    result = run(argv, env=build_env())
     if result.returncode != 0:
-        _die(f"building {tag} failed", result.stdout + result.stderr)
-    print(f"{name:<20} built in {time.monotonic() - started:.0f}s")
+        raise BuildError(f"docker build of {tag} failed (exit {result.returncode}):\n"
+                         f"{tail(result.stdout + result.stderr)}")
+    remove_superseded(old_id, image_id(tag))
+    return "built"
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="", help="comma separated image names")
-    parser.add_argument("--force", action="store_true")
+# --- command line ----------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def exclusive_lock() -> Iterator[None]:
+    """One build at a time on this machine: two debootstraps or two builds of a tag collide."""
+    with open(LOCK_FILE, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print("waiting for another build.py to finish ...", flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def selected(only: str) -> list[str]:
+    """The image names --only asks for (all when empty); `base` alone builds just the base."""
+    names = image_dirs()
+    if not only:
+        return names
+    wanted = {part.strip() for part in only.split(",") if part.strip()}
+    unknown = sorted(wanted - set(names) - {"base"})
+    if unknown:
+        raise ValueError(f"unknown image(s): {', '.join(unknown)} (known: base, {', '.join(names)})")
+    return [name for name in names if name in wanted]
+
+
+def report(name: str, outcome: str, started: float, extra: str = "") -> None:
+    """One line per image: the name, built/cached and the seconds it took."""
+    print(f"{name:<24} {outcome:<7} {time.monotonic() - started:6.1f}s{extra}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the base, then the selected images; 0 on success, 1 with a clear message on failure."""
+    parser = argparse.ArgumentParser(prog="build.py", description="Build the local test images (cached).")
+    parser.add_argument("--only", default="", metavar="NAME[,NAME]", help="build only these images (and the base)")
+    parser.add_argument("--force", action="store_true", help="rebuild even when cached")
     args = parser.parse_args(argv)
-    names = sorted(p.parent.name for p in HERE.glob("*/Dockerfile"))
-    if args.only:
-        wanted = set(args.only.split(","))
-        unknown = wanted - set(names)
-        if unknown:
-            _die(f"unknown image(s): {', '.join(sorted(unknown))}")
-        names = [n for n in names if n in wanted]
-    base = build_base(args.force)
-    for name in names:
-        build_image(name, base, args.force)
+    try:
+        names = selected(args.only)
+    except ValueError as exc:
+        parser.error(str(exc))  # exits 2, like any usage error
+    # --force --only X rebuilds X, not the base (a 1-3 minute debootstrap), unless base is named.
+    force_base = args.force and (not args.only or "base" in args.only.split(","))
+    try:
+        with exclusive_lock():
+            started = time.monotonic()
+            base, outcome = build_base(force_base)
+            report("base", outcome, started, f"  {base}")
+            for name in names:
+                started = time.monotonic()
+                report(name, build_image(name, base, args.force), started)
+            prune_stale(base)
+    except BuildError as exc:
+        print(f"build.py: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
