@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from stack.errors import ConfigError, StackError
-from stack.paths import DEFAULT_BUILD, ROOT
+from stack.paths import ROOT
 from stack.schema import ENVIRONMENTS, PROFILES
 
 
@@ -57,9 +57,9 @@ def cli(ctx: click.Context, profile: str | None, environment: str | None) -> Non
 @click.pass_context
 def render(ctx: click.Context, profile: str | None, environment: str | None, output: Path | None) -> None:
     """Write docker-compose.yml, Caddyfile and service configs without starting anything."""
-    from stack.lifecycle import render_stack
+    from stack.lifecycle import build_dir, render_stack
 
-    out = output or DEFAULT_BUILD
+    out = output or build_dir(ROOT)
     result = render_stack(ROOT, _overrides(ctx, profile, environment), out)
     click.echo(f"Rendered {result.settings.profile}/{result.settings.environment} into {out} "
                f"({len(result.changed)} file(s) changed).")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from stack import runner
 from stack.errors import StackError
-from stack.redact import scrub, scrub_argv
+from stack.redact import scrub
 
 MIN_COMPOSE = (2, 20, 0)
 DOCKER_HINT = ("install Docker Engine (https://docs.docker.com/engine/install/) and start it, e.g. "
@@ -81,11 +81,7 @@ class Compose:
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def failed(self, proc: subprocess.Popen[str], stderr: str) -> StackError:
-        shown = " ".join(scrub_argv(self.argv("up", "-d")))
-        tail = scrub(runner.tail(stderr))
-        last = tail.splitlines()[-1] if tail else ""
-        return StackError(f"`{shown}` failed with exit code {proc.returncode}: {last}",
-                          command=scrub_argv(self.argv("up", "-d")), returncode=proc.returncode, stderr=tail)
+        return runner.failure(self.argv("up", "-d"), proc.returncode, stderr)
 
     def states(self) -> dict[str, ContainerState]:
         out = self.run("ps", "-a", "--format", "json", timeout=60).stdout

@@ -21,6 +21,7 @@ from stack.errors import ConfigError, StackError
 from stack.health import Readiness, check_all
 from stack.paths import BUILD_DIR_NAME
 from stack.render import COMPOSE_FILE, check_output_dir, render_files, write_files
+from stack.secrets import check_public_strength
 from stack.settings import Settings
 
 POLL_SECONDS = 1.0
@@ -53,25 +54,12 @@ def render_stack(root: Path, overrides: dict[str, str], out: Path | None = None)
     out = out or build_dir(root)
     prepared = prepare(root, overrides)
     if prepared.settings.public:
-        check_public_secrets(prepared.settings)
+        check_public_strength(prepared.settings.values)
     files = render_files(prepared.settings, root)
     check_output_dir(out)
     env_written = prepared.commit()
     changed = write_files(files, out)
     return RenderResult(prepared.settings, changed, env_written)
-
-
-def check_public_secrets(settings: Settings) -> None:
-    """Public mode never starts with a secret someone else could know (hardening, issue 6)."""
-    from stack.schema import SECRET_KEYS
-
-    weak = {"password", "changeme", "secret", "admin", "supabase", "your-super-secret-and-long-postgres-password",
-            "this_password_is_insecure_and_should_be_updated", "ultrasecretkey"}
-    for key in SECRET_KEYS:
-        value = settings[key].lower()
-        if value in weak or (len(set(value)) < 6 and value):
-            raise ConfigError(f"{key} is a known placeholder or too weak for public mode; blank it in .env to "
-                              "generate a strong one (or rotate it: `python start.py secrets rotate`)")
 
 
 def published_ports(settings: Settings) -> dict[int, str]:
@@ -111,10 +99,6 @@ def compose_for(settings: Settings) -> Compose:
 
 
 def existing_settings(root: Path) -> Settings:
-    return _existing(root)
-
-
-def _existing(root: Path) -> Settings:
     """Settings of a stack that was set up before; commands like down/status never create one."""
     if not (root / ".env").exists():
         raise ConfigError("no .env here: the stack was never started from this folder (run `python start.py`)")
@@ -283,7 +267,7 @@ def up(root: Path, overrides: dict[str, str], timeout: float = 900, quiet: bool 
 
 
 def down(root: Path, volumes: bool = False, quiet: bool = False) -> None:
-    settings = _existing(root)
+    settings = existing_settings(root)
     args = ["down", "--remove-orphans"] + (["--volumes"] if volumes else [])
     compose = compose_for(settings)
     for attempt in range(3):
@@ -301,7 +285,7 @@ def down(root: Path, volumes: bool = False, quiet: bool = False) -> None:
 
 
 def status(root: Path) -> dict[str, str]:
-    settings = _existing(root)
+    settings = existing_settings(root)
     states = compose_for(settings).states()
     if not states:
         console.print(f"Stack {settings.project} is stopped (no containers).")
@@ -335,7 +319,7 @@ def _known_service(service: str | None) -> None:
 
 def logs(root: Path, service: str | None, follow: bool = False, tail: int = 200) -> None:
     _known_service(service)
-    settings = _existing(root)
+    settings = existing_settings(root)
     args = ["logs", "--no-color", "--tail", str(tail)] + (["--follow"] if follow else [])
     code = compose_for(settings).stream(*args, *_service_arg(settings, service))
     if code not in (0, 130):
@@ -344,7 +328,7 @@ def logs(root: Path, service: str | None, follow: bool = False, tail: int = 200)
 
 def restart(root: Path, service: str | None) -> None:
     _known_service(service)
-    settings = _existing(root)
+    settings = existing_settings(root)
     compose_for(settings).run("restart", *_service_arg(settings, service), timeout=600)
     console.print(f"Restarted {service or 'all services'}.")
 
@@ -357,7 +341,7 @@ def ollama_client(settings: Settings, compose: Compose) -> ollama.OllamaClient |
 
 
 def models_client(root: Path) -> ollama.OllamaClient | ollama.ContainerOllama:
-    settings = _existing(root)
+    settings = existing_settings(root)
     return ollama_client(settings, compose_for(settings))
 
 
@@ -366,7 +350,7 @@ def rotate_secret(root: Path, key: str) -> dict[str, str]:
     from stack.rotate import check_rotatable, rotate
 
     check_rotatable(key)
-    settings = _existing(root)
+    settings = existing_settings(root)
     compose = compose_for(settings)
     changed = rotate(root, key, compose)
     if compose.states():
@@ -377,7 +361,7 @@ def rotate_secret(root: Path, key: str) -> dict[str, str]:
 def backup(root: Path, target: Path | None) -> Path:
     from stack import backup as bk
 
-    settings = _existing(root)
+    settings = existing_settings(root)
     path = bk.create(settings, compose_for(settings), bk.read_compose(build_dir(root)),
                      target or root / "backups")
     console.print(f"Backup written to {path} (mode 0600). It contains .env: the keys that decrypt your data. "
@@ -399,7 +383,7 @@ def restore(root: Path, path: Path, yes: bool) -> None:
     from stack import backup as bk
 
     bk.verify(path)  # a bad archive is refused before anything is read or written
-    settings = _existing(root)
+    settings = existing_settings(root)
     bk.restore(path, settings, compose_for(settings), running_ok=yes,
                rerender=lambda: compose_for(render_stack(root, {}).settings), wait_db=_wait_db)
     up(root, {}, quiet=False, pull_models=False)
@@ -407,7 +391,7 @@ def restore(root: Path, path: Path, yes: bool) -> None:
 
 def update(root: Path, take_backup: bool = True, timeout: float = 900) -> Path | None:
     """Backup, fetch the pinned images, recreate only what changed, wait until ready."""
-    settings = _existing(root)
+    settings = existing_settings(root)
     compose = compose_for(settings)
     archive = None
     running = any(s.state == "running" for s in compose.states().values())

@@ -5,4 +5,3 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR_NAME = "build"
-DEFAULT_BUILD = ROOT / BUILD_DIR_NAME

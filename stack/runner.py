@@ -40,8 +40,13 @@ def run(argv: list[str], *, cwd: Path | None = None, env: Mapping[str, str] | No
         raise StackError(f"`{shown}` did not finish within {timeout:.0f}s", command=scrub_argv(argv)) from exc
     result = Result(argv, proc.returncode, proc.stdout or "", proc.stderr or "")
     if check and proc.returncode != 0:
-        err_tail = scrub(tail(result.stderr or result.stdout))
-        raise StackError(f"`{shown}` failed with exit code {proc.returncode}"
-                         + (f": {err_tail.splitlines()[-1]}" if err_tail else ""),
-                         command=scrub_argv(argv), returncode=proc.returncode, stderr=err_tail)
+        raise failure(argv, proc.returncode, result.stderr or result.stdout)
     return result
+
+
+def failure(argv: list[str], returncode: int, output: str) -> StackError:
+    """The StackError for a failed command: redacted argv, exit code, last line and tail of its output."""
+    err_tail = scrub(tail(output))
+    return StackError(f"`{' '.join(scrub_argv(argv))}` failed with exit code {returncode}"
+                      + (f": {err_tail.splitlines()[-1]}" if err_tail else ""),
+                      command=scrub_argv(argv), returncode=returncode, stderr=err_tail)

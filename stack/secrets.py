@@ -123,3 +123,17 @@ def _check_existing(values: dict[str, str]) -> None:
             problem = "is not signed with JWT_SECRET" if found is None else f"has role '{found}'"
             raise ConfigError(f"{key} {problem} (expected role {role}); if you changed JWT_SECRET on "
                               f"purpose use `start.py secrets rotate JWT_SECRET`, or blank {key} to re-sign it")
+
+
+PLACEHOLDERS = {"password", "changeme", "secret", "admin", "supabase", "ultrasecretkey",
+                "your-super-secret-and-long-postgres-password",
+                "this_password_is_insecure_and_should_be_updated"}
+
+
+def check_public_strength(values: dict[str, str]) -> None:
+    """Public mode never starts with a secret someone else could know."""
+    for key in SECRET_KEYS:
+        value = values[key].lower()
+        if value in PLACEHOLDERS or (value and len(set(value)) < 6):
+            raise ConfigError(f"{key} is a known placeholder or too weak for public mode; blank it in .env to "
+                              "generate a strong one (or rotate it: `python start.py secrets rotate`)")
