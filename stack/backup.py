@@ -124,6 +124,9 @@ def verify(path: Path) -> dict[str, object]:
     try:
         with tarfile.open(path, "r:") as archive:
             manifest = json.load(archive.extractfile("manifest.json"))  # type: ignore[arg-type]
+            if manifest.get("format") != FORMAT:
+                raise ConfigError(f"backup {path.name} has format {manifest.get('format')!r}, this start.py "
+                                  f"reads format {FORMAT}; refusing it")
             expected: dict[str, str] = manifest["sha256"]
             names = set(archive.getnames()) - {"manifest.json"}
             if names != set(expected):
@@ -141,6 +144,19 @@ def verify(path: Path) -> dict[str, object]:
         raise ConfigError(f"backup {path.name} is corrupt or truncated ({type(exc).__name__}); "
                           "nothing was changed") from exc
     return manifest
+
+
+def archived_env(path: Path) -> str:
+    """The .env text a (verified) archive carries: the keys its data was made with."""
+    try:
+        with tarfile.open(path, "r:") as archive:
+            handle = archive.extractfile("env")
+            if handle is None:
+                raise ConfigError(f"backup {path.name} holds no .env; refusing it")
+            return handle.read().decode("utf-8")
+    except (tarfile.TarError, KeyError, UnicodeDecodeError, OSError) as exc:
+        raise ConfigError(f"backup {path.name}: its .env cannot be read ({type(exc).__name__}); "
+                          "nothing was changed") from exc
 
 
 def restore(path: Path, settings: Settings, compose: Compose, running_ok: bool,

@@ -13,16 +13,17 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from stack import dbstate, n8n_setup, ollama, supabase_check
+from stack import dbstate, n8n_setup, ollama, runner, supabase_check
 from stack.catalogue import BY_NAME, Service, enabled_services, user_url
 from stack.compose import Compose, check_docker
 from stack.config import prepare
+from stack.envfile import EnvFile, write_atomic
 from stack.errors import ConfigError, StackError
 from stack.health import Readiness, check_all
 from stack.paths import BUILD_DIR_NAME
 from stack.render import COMPOSE_FILE, check_output_dir, render_files, write_files
 from stack.secrets import check_public_strength
-from stack.settings import Settings
+from stack.settings import Settings, build
 
 POLL_SECONDS = 1.0
 # Piped output (CI, logs) gets a wide console so URLs are never cut.
@@ -379,14 +380,50 @@ def _wait_db(compose: Compose, timeout: float = 300) -> None:
     raise StackError(f"the database did not become healthy within {timeout:.0f}s during restore")
 
 
+def _archived_settings(root: Path, path: Path) -> Settings:
+    """Validate the archive's .env in memory, as the settings the restored data belongs with."""
+    from stack import backup as bk
+
+    text = bk.archived_env(path)
+    env_file = EnvFile.parse(text, root / ".env")
+    try:
+        settings = build(root, env_file.values, {})
+    except ConfigError as exc:
+        raise ConfigError(f"backup {path.name}: its .env is not valid ({exc}); nothing was changed") from exc
+    missing = [k for k in ("POSTGRES_PASSWORD", "JWT_SECRET", "N8N_ENCRYPTION_KEY") if not settings[k]]
+    if missing:
+        raise ConfigError(f"backup {path.name}: its .env lacks {', '.join(missing)}; nothing was changed")
+    return settings
+
+
 def restore(root: Path, path: Path, yes: bool) -> None:
+    """Bring an archive back here: onto this stack, or onto a fresh folder with no .env yet.
+
+    The archive's .env and its database travel together: the database state is recorded from the
+    archive's secrets, so a restore across a rotation or onto another machine starts cleanly.
+    """
     from stack import backup as bk
 
     bk.verify(path)  # a bad archive is refused before anything is read or written
-    settings = existing_settings(root)
+    archived = _archived_settings(root, path)
+    if (root / ".env").exists():
+        settings = existing_settings(root)
+    else:
+        if _project_volumes(archived.project) and not yes:
+            raise ConfigError(f"volumes of project {archived.project} exist on this machine and restore "
+                              "replaces them; pass --yes")
+        write_atomic(root / ".env", bk.archived_env(path), mode=0o600)
+        settings = render_stack(root, {}).settings
     bk.restore(path, settings, compose_for(settings), running_ok=yes,
                rerender=lambda: compose_for(render_stack(root, {}).settings), wait_db=_wait_db)
+    dbstate.record(existing_settings(root))
     up(root, {}, quiet=False, pull_models=False)
+
+
+def _project_volumes(project: str) -> list[str]:
+    result = runner.run(["docker", "volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={project}"],
+                        check=False, timeout=30)
+    return result.stdout.split() if result.returncode == 0 else []
 
 
 def update(root: Path, take_backup: bool = True, timeout: float = 900) -> Path | None:

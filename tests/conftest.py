@@ -59,3 +59,35 @@ def append_env(project: Path, values: dict[str, str]) -> None:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     return copy_product(tmp_path / "stack")
+
+
+# --- no silent skips in CI ----------------------------------------------------------------------
+# With CI=true a skipped test fails, unless tests/allowed_skips.txt names it with a reason: a
+# fresh machine must run everything, so a missing tool shows up as a failure, not a green run.
+ALLOWED_SKIPS_FILE = REPO / "tests" / "allowed_skips.txt"
+
+
+def allowed_skips() -> dict[str, str]:
+    """node id -> reason, from tests/allowed_skips.txt (`<node id>  # <reason>` per line)."""
+    allowed: dict[str, str] = {}
+    if ALLOWED_SKIPS_FILE.exists():
+        for line in ALLOWED_SKIPS_FILE.read_text().splitlines():
+            if line.strip() and not line.lstrip().startswith("#"):
+                node, _, reason = line.partition("#")
+                if not reason.strip():
+                    raise pytest.UsageError(f"{ALLOWED_SKIPS_FILE.name}: {node.strip()} has no reason")
+                allowed[node.strip()] = reason.strip()
+    return allowed
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("CI", "").lower() != "true" or not report.skipped:
+        return
+    if hasattr(report, "wasxfail") or item.nodeid in allowed_skips():
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    report.outcome = "failed"
+    report.longrepr = (f"skipped under CI=true and not in tests/allowed_skips.txt: {reason}")

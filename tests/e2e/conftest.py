@@ -33,6 +33,14 @@ PRIVATE_PORTS = {"WEBUI_PORT": "23000", "N8N_PORT": "25678", "SUPABASE_PORT": "2
 UP_TIMEOUT = "600"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test under tests/e2e/ carries the e2e marker: `-m "not e2e"` runs the rest alone."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.e2e)
+
+
 def image(name: str) -> str:
     return f"localai-test/{name}:dev"
 

@@ -112,7 +112,3 @@ def test_bad_input_is_one_line_and_changes_nothing(project, setup, argv, code, w
     assert words in lines[0], lines[0]
     assert _snapshot(project) == before, "bad input must leave every file as it was"
     assert not (project / "build").exists()
-
-
-def test_there_are_at_least_thirty_bad_inputs():
-    assert len(CASES) >= 30
