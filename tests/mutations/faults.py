@@ -1,0 +1,40 @@
+"""Planted faults: each breaks one feature the suite claims, and names the tests that must notice.
+
+A fault is a one-place text change in a scratch copy of the repository. `python -m
+tests.mutations.run` applies each in turn and runs its tests; a fault is caught when they fail.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    path: str          # file in the repository
+    find: str          # text that must occur exactly once
+    replace: str
+    tests: tuple[str, ...]  # pytest arguments that must fail with the fault in place
+
+
+FAULTS: tuple[Fault, ...] = (
+    Fault("restore skips the digest comparison", "stack/backup.py",
+          "                if h.hexdigest() != digest:", "                if False:",
+          ("tests/unit/test_backup_verify.py",)),
+    Fault("restore of a fresh folder needs an existing .env", "stack/lifecycle.py",
+          "    if (root / \".env\").exists():\n        settings = existing_settings(root)",
+          "    if True:\n        settings = existing_settings(root)",
+          ("tests/e2e/test_restore_elsewhere.py", "-k", "fresh_folder")),
+    Fault("restore forgets the archive's database state", "stack/lifecycle.py",
+          "    dbstate.record(existing_settings(root))\n", "",
+          ("tests/e2e/test_restore_elsewhere.py", "-k", "rotation")),
+    Fault("containers are not restarted by the engine", "stack/render.py",
+          'spec.setdefault("restart", "unless-stopped")', 'spec.setdefault("restart", "no")',
+          ("tests/e2e/test_operations.py", "-k", "test_up or daemon_restart")),
+    Fault("log masking does nothing", "stack/redact.py",
+          'text = text.replace(value, "***")', "text = text",
+          ("tests/e2e/test_operations.py", "-k", "test_up or mask")),
+    Fault("Ollama's models are not on its volume", "compose/ollama.yml.j2",
+          "- ollama_data:/root/.ollama", "- ollama_data:/srv/not-the-models",
+          ("tests/e2e/test_private_stack.py", "-k", "test_up_brings or data_survives")),
+)
