@@ -248,10 +248,10 @@ def supabase_keys() -> None:
 @supabase_group.command("check")
 def supabase_check_cmd() -> None:
     """Check through the gateway, with supabase-py, that each key maps to the right role."""
-    from stack.lifecycle import existing_settings
-    from stack.supabase_check import require_keys_work
+    from stack.lifecycle import compose_for, existing_settings, prove_supabase_keys
 
-    for check in require_keys_work(existing_settings(ROOT)):
+    settings = existing_settings(ROOT)
+    for check in prove_supabase_keys(settings, compose_for(settings)):
         click.echo(f"{check.key}: {check.observed} (expected {check.expected})")
 
 

@@ -251,8 +251,7 @@ def up(root: Path, overrides: dict[str, str], timeout: float = 900, quiet: bool 
     proc = compose.start_up()
     wait_until_ready(settings, compose, proc, timeout, report)
     dbstate.record(settings)
-    if not settings.public or settings["CADDY_TLS"] == "acme":
-        supabase_check.require_keys_work(settings)
+    prove_supabase_keys(settings, compose)
     try:
         if n8n_setup.import_once(settings, compose, build_dir(root)):
             progress_console.print("n8n: imported the starter agent workflow and credentials (once)")
@@ -265,6 +264,17 @@ def up(root: Path, overrides: dict[str, str], timeout: float = 900, quiet: bool 
     if not quiet:
         console.print(url_table(settings))
     return report
+
+
+def prove_supabase_keys(settings: Settings, compose: Compose) -> list[supabase_check.KeyCheck]:
+    """supabase-py through the gateway users reach; with Caddy's internal CA (no public DNS name,
+    no trusted certificate) at Kong itself."""
+    if settings.public and settings["CADDY_TLS"] == "internal":
+        kong = compose.states().get("kong")
+        if not kong or not kong.container_id:
+            raise StackError("the Supabase gateway (kong) is not running")
+        return supabase_check.require_keys_work(settings, supabase_check.direct_gateway_url(kong.container_id))
+    return supabase_check.require_keys_work(settings)
 
 
 def down(root: Path, volumes: bool = False, quiet: bool = False) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from stack import runner
 from stack.catalogue import BY_NAME, private_url
 from stack.errors import StackError
 from stack.secrets import random_alnum, sign_api_key
@@ -30,13 +31,30 @@ def gateway_url(settings: Settings) -> str:
     return private_url(BY_NAME["kong"], settings)
 
 
-def _role_for(url: str, key: str) -> str:
-    """What role the database runs our probe function as for `key`, or 'refused'."""
+def direct_gateway_url(container_id: str) -> str:
+    """Kong on its container address, for public mode with Caddy's internal CA (no public DNS)."""
+    result = runner.run(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+                         container_id], timeout=30)
+    addresses = result.stdout.split()
+    if not addresses:
+        raise StackError("the Supabase gateway container has no network address yet")
+    return f"http://{addresses[0]}:{BY_NAME['kong'].port}"
+
+
+def _role_for(url: str, key: str, bearer: str | None = None) -> str:
+    """What role the database runs our probe function as for `key`, or 'refused'.
+
+    `bearer` sends another token in Authorization than the apikey Kong checks: PostgREST must
+    judge that token on its own signature.
+    """
     from postgrest.exceptions import APIError
     from supabase import create_client
 
     try:
-        response = create_client(url, key).rpc(WHOAMI).execute()
+        client = create_client(url, key)
+        if bearer:
+            client.postgrest.auth(bearer)
+        response = client.rpc(WHOAMI).execute()
     except APIError as exc:
         code = str(getattr(exc, "code", "") or "")
         message = str(getattr(exc, "message", "") or exc)
@@ -51,22 +69,25 @@ def _role_for(url: str, key: str) -> str:
     return str(data)
 
 
-def verify_keys(settings: Settings) -> list[KeyCheck]:
-    url = gateway_url(settings)
+def verify_keys(settings: Settings, url: str | None = None) -> list[KeyCheck]:
+    url = url or gateway_url(settings)
     forged = sign_api_key("service_role", random_alnum(48))
     return [
         KeyCheck("ANON_KEY", "anon", _role_for(url, settings["ANON_KEY"])),
         KeyCheck("SERVICE_ROLE_KEY", "service_role", _role_for(url, settings["SERVICE_ROLE_KEY"])),
         KeyCheck("a key signed with another secret", "refused", _role_for(url, forged)),
+        KeyCheck("a forged Bearer token beside a valid apikey", "refused",
+                 _role_for(url, settings["ANON_KEY"], bearer=forged)),
     ]
 
 
-def require_keys_work(settings: Settings) -> list[KeyCheck]:
-    checks = verify_keys(settings)
+def require_keys_work(settings: Settings, url: str | None = None) -> list[KeyCheck]:
+    """Raise unless every key maps to its role; `url` overrides the gateway address."""
+    checks = verify_keys(settings, url)
     for check in checks:
         if check.observed != check.expected:
             if check.expected == "refused":
-                raise StackError(f"Supabase accepted a key NOT signed with JWT_SECRET (got {check.observed}); "
+                raise StackError(f"Supabase accepted {check.key}, NOT signed with JWT_SECRET (got {check.observed}); "
                                  "the gateway or PostgREST is misconfigured")
             raise StackError(
                 f"Supabase check failed for {check.key}: expected role {check.expected}, got {check.observed}",

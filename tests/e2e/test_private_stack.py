@@ -80,6 +80,7 @@ def test_supabase_keys_work_through_the_gateway(private_stack):
     assert "ANON_KEY: anon (expected anon)" in result.stdout
     assert "SERVICE_ROLE_KEY: service_role (expected service_role)" in result.stdout
     assert "another secret: refused (expected refused)" in result.stdout
+    assert "forged Bearer token beside a valid apikey: refused (expected refused)" in result.stdout
 
 
 def test_supabase_check_fails_naming_a_wrong_key(private_stack):

@@ -82,3 +82,12 @@ def test_models_are_pulled_inside_the_container_in_public_mode(public_stack):
     listed = public_stack.start("models", "list")
     assert listed.returncode == 0, listed.stderr
     assert "tinyllama:latest" in listed.stdout and "nomic-embed-text" in listed.stdout
+
+
+def test_supabase_key_check_runs_in_public_mode_with_the_internal_ca(public_stack):
+    """`up` ran the check at Kong itself; `supabase check` does the same, forged tokens refused."""
+    result = public_stack.start("supabase", "check")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ANON_KEY: anon (expected anon)" in result.stdout
+    assert "SERVICE_ROLE_KEY: service_role (expected service_role)" in result.stdout
+    assert "forged Bearer token beside a valid apikey: refused (expected refused)" in result.stdout

@@ -13,8 +13,9 @@ from tests.conftest import read_env_file
 from tests.e2e.conftest import PRIVATE_PORTS, UP_TIMEOUT, docker, make_stack
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def stack(tmp_path_factory):
+    """A stack of its own for each test: one's failure cannot leave the other a broken folder."""
     made = make_stack(tmp_path_factory, "rst", PRIVATE_PORTS)
     try:
         yield made
