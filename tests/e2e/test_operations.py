@@ -58,7 +58,8 @@ LEAK_PROBE = "e2e-leak-probe:"
 
 def test_logs_mask_a_secret_that_a_service_prints(ops_stack):
     """A service that logs a secret: `start.py logs` must show it masked (the scrub really runs)."""
-    ops_stack.exec("n8n", "sh", "-c", f'echo "{LEAK_PROBE}$DB_POSTGRESDB_PASSWORD" > /proc/1/fd/1', user="0")
+    # as the image's own user (PID 1's): root without CAP_SYS_PTRACE may not open another uid's fds
+    ops_stack.exec("n8n", "sh", "-c", f'echo "{LEAK_PROBE}$DB_POSTGRESDB_PASSWORD" > /proc/1/fd/1')
     secret = read_env_file(ops_stack.root / ".env")["N8N_DB_PASSWORD"]
     deadline = time.monotonic() + 30
     while True:
