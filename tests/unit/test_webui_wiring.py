@@ -106,3 +106,16 @@ def test_no_accounts_without_a_stack(tmp_path):
     project = copy_product(tmp_path / "p")
     result = run_start(project, "accounts")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_record_covers_every_variable_we_set(project):
+    record = yaml.safe_load((REPO / "tests" / "records" / "env" / "open-webui.yml").read_text())
+    assert DEFAULT_IMAGES[record["image_key"]].rsplit(":v", 1)[1] == record["version"]
+    seen: set[str] = set()
+    assert run_start(project, "render").returncode == 0
+    seen |= set(_webui(project)["environment"])
+    append_env(project, PUBLIC_ENV)
+    assert run_start(project, "render", "--environment", "public", "--profile", "none").returncode == 0
+    seen |= set(_webui(project)["environment"])
+    assert seen == set(record["variables"]) | set(record["ours"])
+    assert all(re.search(r"\.py:\d+", cite) for cite in record["variables"].values())
