@@ -88,6 +88,7 @@ def test_web_search_flag_needs_a_login_and_the_old_names_are_dead(spawn, tmp_pat
     anonymous = webui.get("/api/config").json()
     assert "enable_web_search" not in anonymous["features"] and "onboarding" not in anonymous  # main.py:2322, :2392
     assert webui.get("/api/config", headers=_signin(webui)).json()["features"]["enable_web_search"] is False
+    assert webui.get("/api/config", headers={"Authorization": "Bearer not-a-token"}).status == 401
     webui.stop()
     webui = spawn("open-webui", env=_env(tmp_path / "b", port, **ADMIN), port=port)
     assert webui.get("/api/config", headers=_signin(webui)).json()["features"]["enable_web_search"] is True

@@ -250,7 +250,14 @@ class App:
 
     # -- config ----------------------------------------------------------------------------------
     def app_config(self, request) -> object:  # noqa: ANN001
-        """main.py:2277-2440: sign-up flags for everyone; feature flags only for a signed-in user."""
+        """main.py:2277-2440: sign-up flags for everyone; feature flags only for a signed-in user;
+        a token that does not verify is refused (main.py:2291-2296)."""
+        token = bearer(request) or request.header("cookie").partition("token=")[2].split(";")[0]
+        if token:
+            try:
+                jwt_verify(token, self.key)
+            except JWTError:
+                return reply(401, {"detail": "Invalid token"})
         user = self.user(request)
         features: dict[str, object] = {"auth": True, "enable_signup": self.config.get("ui.enable_signup"),
                                        "enable_login_form": self.config.get("ui.enable_login_form")}
