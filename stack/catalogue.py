@@ -33,7 +33,7 @@ SERVICES: tuple[Service, ...] = (
     Service("ollama", "Ollama API", "ollama", 11434, "OLLAMA_PORT", "OLLAMA_HOSTNAME", "/",
             "Ollama is running", needs_basic_auth=True),
     Service("open-webui", "Open WebUI (chat)", "open-webui", 8080, "WEBUI_PORT", "WEBUI_HOSTNAME", "/health",
-            note="create your admin account: the first sign-up becomes admin"),
+            note="admin login: `python start.py accounts`"),
     Service("n8n", "n8n (workflows)", "n8n", 5678, "N8N_PORT", "N8N_HOSTNAME", "/healthz/readiness",
             note="create the owner account on first visit"),
     Service("searxng", "SearXNG (search)", "searxng", 8080, "SEARXNG_PORT", "SEARXNG_HOSTNAME", "/healthz",

@@ -94,6 +94,14 @@ def down(volumes: bool, yes: bool) -> None:
 
 
 @cli.command()
+def accounts() -> None:
+    """The logins start.py created (Open WebUI admin, n8n owner, Studio): URL, user, password."""
+    from stack.lifecycle import accounts as do_accounts
+
+    do_accounts(ROOT)
+
+
+@cli.command()
 def status() -> None:
     """Each service: state, health and URL."""
     from stack.lifecycle import status as do_status

@@ -5,7 +5,7 @@ from __future__ import annotations
 DEFAULT_IMAGES: dict[str, str] = {
     "OLLAMA_IMAGE": "ollama/ollama:0.13.5",
     "OLLAMA_ROCM_IMAGE": "ollama/ollama:0.13.5-rocm",
-    "OPEN_WEBUI_IMAGE": "ghcr.io/open-webui/open-webui:v0.6.36",
+    "OPEN_WEBUI_IMAGE": "ghcr.io/open-webui/open-webui:v0.12.4",  # PyPI open-webui 0.12.4, checked 2026-12-01
     "N8N_IMAGE": "n8nio/n8n:1.119.2",
     "SEARXNG_IMAGE": "searxng/searxng:2025.9.20-57ef342",
     "CADDY_IMAGE": "caddy:2.10.2-alpine",

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from stack import dbstate, n8n_setup, ollama, runner, supabase_check
+from stack import dbstate, n8n_setup, ollama, runner, supabase_check, webui_setup
 from stack.catalogue import BY_NAME, Service, enabled_services, user_url
 from stack.compose import Compose, check_docker
 from stack.config import prepare
@@ -257,6 +257,12 @@ def up(root: Path, overrides: dict[str, str], timeout: float = 900, quiet: bool 
             progress_console.print("n8n: imported the starter agent workflow and credentials (once)")
     except StackError as exc:
         progress_console.print(f"[yellow]warning:[/yellow] {exc}")
+    try:
+        done = webui_setup.ensure_pipe(settings, compose, build_dir(root))
+        if done.summary():
+            progress_console.print(done.summary())
+    except StackError as exc:
+        progress_console.print(f"[yellow]warning:[/yellow] {exc}" + (f" ({exc.hint})" if exc.hint else ""))
     if pull_models and settings.models:
         report.pulls = ollama.pull_missing(ollama_client(settings, compose), settings.models)
         ollama.report(report.pulls)
@@ -293,6 +299,18 @@ def down(root: Path, volumes: bool = False, quiet: bool = False) -> None:
     if not quiet:
         console.print(f"Stack {settings.project} stopped." + (" All data volumes deleted." if volumes else
                                                               " Data volumes kept."))
+
+
+def accounts(root: Path) -> None:
+    from stack.accounts import accounts as rows
+
+    settings = existing_settings(root)
+    table = Table(title="Logins created by start.py (kept in .env)", title_justify="left")
+    for column in ("Service", "Account", "Open", "User", "Password"):
+        table.add_column(column, no_wrap=column != "Service")
+    for row in rows(settings):
+        table.add_row(row.service, row.role, row.url, row.login, row.password)
+    console.print(table)
 
 
 def status(root: Path) -> dict[str, str]:

@@ -33,6 +33,8 @@ REFUSED = {
     "ANON_KEY": "rotate JWT_SECRET instead; it re-signs both API keys",
     "SERVICE_ROLE_KEY": "rotate JWT_SECRET instead; it re-signs both API keys",
     "CADDY_BASIC_AUTH_HASH": "rotate CADDY_BASIC_AUTH_PASSWORD instead; the hash follows it",
+    "WEBUI_ADMIN_PASSWORD": "Open WebUI keeps it in its own database; change it in Open WebUI (Settings -> "
+                            "Account), then write the new one into .env",
 }
 LOGIN_ROLES = ("postgres", "supabase_admin", "authenticator", "supabase_auth_admin", "supabase_storage_admin",
                "supabase_functions_admin", "pgbouncer")

@@ -144,6 +144,12 @@ SETTINGS: tuple[Setting, ...] = (
     _s("WEBUI_SECRET_KEY", "", "Open WebUI", "Signs Open WebUI sessions so logins survive a restart. "
        "Generated.", "secret", secret="alnum:40"),
     _s("WEBUI_NAME", "Local AI", "Open WebUI", "Name shown in the chat page."),
+    _s("WEBUI_ADMIN_EMAIL", "admin@localai.local", "Open WebUI", "Login of the Open WebUI admin, created at the "
+       "first start (nobody can sign up after it). `python start.py accounts` shows it.", "email",
+       optional=False),
+    _s("WEBUI_ADMIN_PASSWORD", "", "Open WebUI", "Password of that admin. Generated; used only when the admin is "
+       "created (change it later in Open WebUI, then here too, so start.py can keep the n8n agent set up).",
+       "secret", secret="alnum:24"),
     # -- searxng ---------------------------------------------------------------------------
     _s("SEARXNG_SECRET", "", "SearXNG", "SearXNG server secret (the service refuses its default). "
        "Generated.", "secret", secret="hex:32"),

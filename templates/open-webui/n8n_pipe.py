@@ -1,27 +1,26 @@
 """
 title: n8n agent
-description: Send the chat to an n8n workflow (webhook) and show its answer. Rendered by Local AI Stack.
-version: 0.1.0
+description: Chat with the Local AI Stack's n8n starter agent. Installed and kept up to date by start.py.
+version: 0.2.0
 """
-# Enable it: Open WebUI -> Admin Panel -> Functions -> "+" (Import) -> paste this file, save and
-# switch it on. In its Valves set the webhook URL of your n8n workflow (a Webhook node that
-# answers with "Respond to Webhook") and, if the webhook uses header auth, the bearer token.
-from __future__ import annotations
+# start.py installs this function through Open WebUI's API on every `up` and sets its Valves
+# (URL, basic auth): nothing to do by hand. Pick "n8n agent" in the model list and chat.
+# Open WebUI passes the chat id as __chat_id__ and its background tasks (titles, tags, follow-ups)
+# as __task__ (open_webui/functions.py:243-258 at v0.12.4); body["metadata"] is removed before a
+# pipe is called (functions.py:226), so the chat id is the agent's session (its memory).
+import base64
 
-import time
-
-import requests
+import aiohttp
 from pydantic import BaseModel, Field
 
 
 class Pipe:
     class Valves(BaseModel):
-        n8n_url: str = Field(default="{{ n8n_internal_url }}/webhook/localai-agent",
-                             description="n8n webhook that receives the chat")
-        n8n_bearer_token: str = Field(default="", description="Optional: sent as Authorization: Bearer")
-        input_field: str = Field(default="chatInput", description="Field the workflow reads the question from")
-        response_field: str = Field(default="output", description="Field the workflow answers in")
-        timeout_seconds: int = Field(default=120)
+        n8n_url: str = Field(default="{{ n8n_internal_url }}/webhook/localai-agent/chat",
+                             description="The starter workflow's chat trigger (n8n webhook URL)")
+        n8n_user: str = Field(default="openwebui", description="HTTP basic auth user of the chat trigger")
+        n8n_password: str = Field(default="", description="HTTP basic auth password (set by start.py)")
+        timeout_seconds: int = Field(default=300, description="How long to wait for the agent's answer")
 
     def __init__(self) -> None:
         self.type = "pipe"
@@ -29,27 +28,43 @@ class Pipe:
         self.name = "n8n agent"
         self.valves = self.Valves()
 
-    async def pipe(self, body: dict, __user__: dict | None = None, __event_emitter__=None) -> str:
-        messages = body.get("messages") or []
-        question = messages[-1].get("content", "") if messages else ""
-        chat_id = (body.get("metadata") or {}).get("chat_id") or f"openwebui-{int(time.time())}"
+    async def pipe(self, body: dict, __user__: dict | None = None, __chat_id__: str | None = None,
+                   __task__: str | None = None, __event_emitter__=None) -> str:
+        if __task__:
+            # Title, tags, follow-ups, queries: never an agent run. An empty answer makes Open WebUI
+            # fall back to its default (the title becomes the first message).
+            return ""
+        question = ""
+        for message in reversed(body.get("messages") or []):
+            if message.get("role") == "user":
+                content = message.get("content", "")
+                if isinstance(content, list):  # text and images: keep the text parts
+                    content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+                question = str(content)
+                break
+        session = __chat_id__ or f"user-{(__user__ or {}).get('id', 'unknown')}"
         if __event_emitter__:
-            await __event_emitter__({"type": "status", "data": {"description": "Asking n8n...", "done": False}})
-        headers = {"Content-Type": "application/json"}
-        if self.valves.n8n_bearer_token:
-            headers["Authorization"] = f"Bearer {self.valves.n8n_bearer_token}"
-        payload = {"sessionId": chat_id, self.valves.input_field: question,
-                   "user": (__user__ or {}).get("email", "")}
+            await __event_emitter__({"type": "status", "data": {"description": "Asking the n8n agent...",
+                                                                "done": False}})
+        payload = {"action": "sendMessage", "sessionId": session, "chatInput": question}
+        headers = {}
+        if self.valves.n8n_password:
+            pair = f"{self.valves.n8n_user}:{self.valves.n8n_password}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
         try:
-            response = requests.post(self.valves.n8n_url, json=payload, headers=headers,
-                                     timeout=self.valves.timeout_seconds)
-            response.raise_for_status()
-            data = response.json()
-            if isinstance(data, list) and data:
-                data = data[0]
-            answer = data.get(self.valves.response_field) if isinstance(data, dict) else str(data)
+            timeout = aiohttp.ClientTimeout(total=self.valves.timeout_seconds)
+            async with aiohttp.ClientSession(timeout=timeout) as client, \
+                    client.post(self.valves.n8n_url, json=payload, headers=headers) as response:
+                if response.status >= 400:
+                    answer = f"n8n answered HTTP {response.status}: {(await response.text())[:300]}"
+                else:
+                    data = await response.json(content_type=None)
+                    if isinstance(data, list) and data:
+                        data = data[0]
+                    answer = data.get("output") if isinstance(data, dict) else str(data)
+                    answer = answer or "n8n answered without an 'output' field"
         except Exception as exc:  # shown to the user in the chat, not raised
-            answer = f"n8n did not answer: {exc}"
+            answer = f"n8n did not answer: {type(exc).__name__}: {exc}"
         if __event_emitter__:
             await __event_emitter__({"type": "status", "data": {"description": "Done", "done": True}})
-        return str(answer or "n8n answered without a '" + self.valves.response_field + "' field")
+        return str(answer)

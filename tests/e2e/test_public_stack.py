@@ -91,3 +91,22 @@ def test_supabase_key_check_runs_in_public_mode_with_the_internal_ca(public_stac
     assert "ANON_KEY: anon (expected anon)" in result.stdout
     assert "SERVICE_ROLE_KEY: service_role (expected service_role)" in result.stdout
     assert "forged Bearer token beside a valid apikey: refused (expected refused)" in result.stdout
+
+
+def test_no_visitor_can_claim_open_webui(public_stack):
+    """The admin exists from the first start and sign-up is closed, through Caddy, from outside."""
+    code, body = _https("chat.e2e.test", "/api/config")
+    assert code == 200 and json.loads(body)["features"]["enable_signup"] is False, body
+    code, _ = _https("chat.e2e.test", "/api/v1/auths/signup", "-H", "Content-Type: application/json", "-d",
+                     json.dumps({"name": "v", "email": "v@example.com", "password": "Visitor-123"}))
+    assert code == 403
+    env = dict(item.split("=", 1) for item in public_stack.containers()["open-webui"]["Config"]["Env"])
+    assert env["CORS_ALLOW_ORIGIN"] == "https://chat.e2e.test"
+    # the pipe was installed from inside the container (Open WebUI is not published in public mode)
+    values = read_env_file(public_stack.root / ".env")
+    code, body = _https("chat.e2e.test", "/api/v1/auths/signin", "-H", "Content-Type: application/json", "-d",
+                        json.dumps({"email": values["WEBUI_ADMIN_EMAIL"], "password": values["WEBUI_ADMIN_PASSWORD"]}))
+    assert code == 200, body
+    token = json.loads(body)["token"]
+    code, body = _https("chat.e2e.test", "/api/v1/functions/id/n8n_agent", "-H", f"Authorization: Bearer {token}")
+    assert code == 200 and json.loads(body)["is_active"] is True, body

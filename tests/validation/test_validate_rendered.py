@@ -58,7 +58,8 @@ def test_rendered_stack_passes_real_compose_and_caddy(project, profile, environm
     webui = services["open-webui"]["environment"]
     expected_ollama = "http://host.docker.internal:11434" if profile == "none" else "http://ollama:11434"
     assert webui["OLLAMA_BASE_URL"] == expected_ollama
-    assert webui["SEARXNG_QUERY_URL"] == "http://searxng:8080/search?q=<query>"
+    # Open WebUI 0.12.4 sends the query as ?q= itself (open_webui/retrieval/web/searxng.py:51-56)
+    assert webui["SEARXNG_QUERY_URL"] == "http://searxng:8080/search"
     assert services["searxng"]["environment"]["SEARXNG_SECRET"] not in ("", "ultrasecretkey")
     settings = yaml.safe_load((project / "build" / "searxng" / "settings.yml").read_text())
     assert "json" in settings["search"]["formats"] and settings["server"]["limiter"] is False
