@@ -26,11 +26,11 @@ DEFAULT_IMAGES: dict[str, str] = {
     "SUPABASE_META_IMAGE":
         "supabase/postgres-meta:v0.99.0",  # supabase/supabase docker/docker-compose.yml @ 1f37f2a9, checked 2026-12-01
     "SUPABASE_STUDIO_IMAGE":
-        "supabase/studio:2026.09.07-sha-7996410",  # supabase/supabase:docker/docker-compose.yml @1f37f2a9, checked 2026-12-01
+        "supabase/studio:2026.09.07-sha-7996410",  # supabase docker/docker-compose.yml@1f37f2a9, checked 2026-12-01
     "SUPABASE_ANALYTICS_IMAGE":
         "supabase/logflare:1.42.0",  # supabase/supabase docker/docker-compose.logs.yml @ 07b8529e, checked 2026-12-01
     "SUPABASE_VECTOR_IMAGE":
-        "timberio/vector:0.53.0-alpine",  # supabase/supabase:docker/docker-compose.logs.yml @07b8529e, checked 2026-12-01
+        "timberio/vector:0.53.0-alpine",  # supabase docker/docker-compose.logs.yml@07b8529e, checked 2026-12-01
     "SUPABASE_FUNCTIONS_IMAGE":
         "supabase/edge-runtime:v1.76.2",  # supabase/supabase docker/docker-compose.yml @ 1f37f2a9, checked 2026-12-01
     "SUPABASE_POOLER_IMAGE":
