@@ -9,19 +9,32 @@ DEFAULT_IMAGES: dict[str, str] = {
     "N8N_IMAGE": "n8nio/n8n:1.119.2",
     "SEARXNG_IMAGE": "searxng/searxng:2025.9.20-57ef342",
     "CADDY_IMAGE": "caddy:2.10.2-alpine",
-    "SUPABASE_DB_IMAGE": "supabase/postgres:15.8.1.085",
-    "SUPABASE_KONG_IMAGE": "kong:2.8.1",
-    "SUPABASE_AUTH_IMAGE": "supabase/gotrue:v2.186.0",
-    "SUPABASE_REST_IMAGE": "postgrest/postgrest:v14.5",
-    "SUPABASE_REALTIME_IMAGE": "supabase/realtime:v2.78.15",
-    "SUPABASE_STORAGE_IMAGE": "supabase/storage-api:v1.44.2",
-    "SUPABASE_IMGPROXY_IMAGE": "darthsim/imgproxy:v3.30.1",
-    "SUPABASE_META_IMAGE": "supabase/postgres-meta:v0.95.2",
-    "SUPABASE_STUDIO_IMAGE": "supabase/studio:2026.02.16-sha-26c615c",
-    "SUPABASE_ANALYTICS_IMAGE": "supabase/logflare:1.31.2",
-    "SUPABASE_VECTOR_IMAGE": "timberio/vector:0.53.0-alpine",
-    "SUPABASE_FUNCTIONS_IMAGE": "supabase/edge-runtime:v1.70.3",
-    "SUPABASE_POOLER_IMAGE": "supabase/supavisor:2.7.4",
+    "SUPABASE_DB_IMAGE":
+        "supabase/postgres:17.6.1.136",  # supabase/supabase docker/docker-compose.yml @ 1f37f2a9, checked 2026-12-01
+    "SUPABASE_KONG_IMAGE":
+        "kong/kong:3.9.3",  # supabase/supabase docker/docker-compose.kong.yml @ 1f37f2a9, checked 2026-12-01
+    "SUPABASE_AUTH_IMAGE":
+        "supabase/gotrue:v2.196.0",  # supabase/supabase docker/docker-compose.yml @ 1f37f2a9, checked 2026-12-01
+    "SUPABASE_REST_IMAGE":
+        "postgrest/postgrest:v14.17",  # supabase/supabase docker/docker-compose.yml @ 1f37f2a9, checked 2026-12-01
+    "SUPABASE_REALTIME_IMAGE":
+        "supabase/realtime:v2.134.10",  # supabase/supabase docker/docker-compose.yml @ 1f37f2a9, checked 2026-12-01
+    "SUPABASE_STORAGE_IMAGE":
+        "supabase/storage-api:v1.74.0",  # supabase/supabase docker/docker-compose.yml @ 1f37f2a9, checked 2026-12-01
+    "SUPABASE_IMGPROXY_IMAGE":
+        "darthsim/imgproxy:v3.31.4",  # supabase/supabase docker/docker-compose.yml @ 1f37f2a9, checked 2026-12-01
+    "SUPABASE_META_IMAGE":
+        "supabase/postgres-meta:v0.99.0",  # supabase/supabase docker/docker-compose.yml @ 1f37f2a9, checked 2026-12-01
+    "SUPABASE_STUDIO_IMAGE":
+        "supabase/studio:2026.09.07-sha-7996410",  # supabase docker/docker-compose.yml@1f37f2a9, checked 2026-12-01
+    "SUPABASE_ANALYTICS_IMAGE":
+        "supabase/logflare:1.42.0",  # supabase/supabase docker/docker-compose.logs.yml @ 07b8529e, checked 2026-12-01
+    "SUPABASE_VECTOR_IMAGE":
+        "timberio/vector:0.53.0-alpine",  # supabase docker/docker-compose.logs.yml@07b8529e, checked 2026-12-01
+    "SUPABASE_FUNCTIONS_IMAGE":
+        "supabase/edge-runtime:v1.76.2",  # supabase/supabase docker/docker-compose.yml @ 1f37f2a9, checked 2026-12-01
+    "SUPABASE_POOLER_IMAGE":
+        "supabase/supavisor:2.9.12",  # supabase/supabase docker/docker-compose.yml @ 1f37f2a9, checked 2026-12-01
 }
 
 FLOATING_TAGS = frozenset({"latest", "main", "master", "nightly"})

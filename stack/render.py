@@ -45,7 +45,7 @@ KONG_ENTRYPOINT = (
     "awk '{ out = \"\"; while (match($$0, /[$$][{][A-Z_]+[}]/)) { "
     "out = out substr($$0, 1, RSTART - 1) ENVIRON[substr($$0, RSTART + 2, RLENGTH - 3)]; "
     "$$0 = substr($$0, RSTART + RLENGTH) } print out $$0 }' "
-    "/home/kong/temp.yml > /home/kong/kong.yml && exec /docker-entrypoint.sh kong docker-start"
+    "/home/kong/temp.yml > \"$$KONG_DECLARATIVE_CONFIG\" && exec /entrypoint.sh kong docker-start"
 )
 PRIVATE_SITE_NAMES = {"open-webui": "webui", "n8n": "n8n", "kong": "supabase", "ollama": "ollama",
                       "searxng": "searxng"}

@@ -1,5 +1,5 @@
-"""The Kong double: declarative config checks like Kong 2.8, routing with strip_path, key-auth, acl,
-basic-auth and cors in front of a real upstream, and `kong health`."""
+"""The Kong double: declarative config checks like Kong 3.9, routing with strip_path, key-auth, acl,
+basic-auth, cors and request-termination in front of a real upstream, and `kong health`."""
 from __future__ import annotations
 
 import base64
@@ -13,7 +13,7 @@ import pytest
 from tests.doubles.harness import api_key, free_port, run_cli
 
 SECRET = "test-jwt-secret-with-at-least-32-characters"
-PLUGINS = "request-transformer,cors,key-auth,acl,basic-auth"
+PLUGINS = "request-transformer,cors,key-auth,acl,basic-auth,request-termination"
 TEMPLATE = """_format_version: "2.1"
 _transform: true
 consumers:
@@ -146,12 +146,16 @@ def run_kong(*args: str, env: dict[str, str], home: Path):
 
 
 def test_key_auth_rejects_missing_unknown_and_forged_keys(kong):
-    assert kong.get("/rest/v1/notes").json() == {"message": "No API key found in request"}
+    missing = kong.get("/rest/v1/notes")
+    assert missing.status == 401 and missing.json()["message"] == "No API key found in request"
+    # Kong 3.9 error bodies carry the request id (kong/tools/http.lua), also sent as X-Kong-Request-Id.
+    assert missing.json()["request_id"] == missing.headers["x-kong-request-id"]
     assert kong.get("/rest/v1/notes", {"apikey": "not-a-key"}).status == 401
     forged = api_key("service_role", "another-secret-of-at-least-32-characters")
     refused = kong.get("/rest/v1/notes", {"apikey": forged})
-    assert refused.status == 401 and refused.json() == {"message": "Invalid authentication credentials"}
-    assert refused.headers["www-authenticate"] == 'Key realm="kong"'
+    # kong/plugins/key-auth/handler.lua:31,114 @ 3.9.3
+    assert refused.status == 401 and refused.json()["message"] == "Unauthorized"
+    assert refused.headers["www-authenticate"] == "Key"
     unsigned = KEYS["SUPABASE_ANON_KEY"].rsplit(".", 1)[0] + "."
     assert kong.get("/rest/v1/notes", {"apikey": unsigned}).status == 401
 
@@ -174,7 +178,7 @@ def test_valid_key_is_proxied_with_strip_path_and_hidden_credentials(kong):
 
 def test_acl_keeps_anon_out_of_the_admin_service(kong):
     denied = kong.get("/pg/tables", {"apikey": KEYS["SUPABASE_ANON_KEY"]})
-    assert denied.status == 403 and denied.json() == {"message": "You cannot consume this service"}
+    assert denied.status == 403 and denied.json()["message"] == "You cannot consume this service"
     allowed = kong.get("/pg/tables", {"apikey": KEYS["SUPABASE_SERVICE_KEY"]})
     assert allowed.status == 200
     headers = {k.lower(): v for k, v in allowed.json()["headers"].items()}
@@ -184,7 +188,7 @@ def test_acl_keeps_anon_out_of_the_admin_service(kong):
 
 def test_basic_auth_cors_preflight_and_unknown_routes(kong):
     assert kong.get("/studio/").status == 401
-    assert kong.get("/studio/").headers["www-authenticate"] == 'Basic realm="kong"'
+    assert kong.get("/studio/").headers["www-authenticate"] == 'Basic realm="service"'
     wrong = base64.b64encode(b"supabase:nope").decode()
     assert kong.get("/studio/", {"Authorization": f"Basic {wrong}"}).status == 401
     right = base64.b64encode(b"supabase:dashboard-pass-123").decode()
@@ -194,8 +198,8 @@ def test_basic_auth_cors_preflight_and_unknown_routes(kong):
                                                                  "Access-Control-Request-Method": "POST"})
     assert preflight.status == 200 and "POST" in preflight.headers["access-control-allow-methods"]
     missing = kong.get("/nothing/here")
-    assert missing.status == 404 and missing.json() == {"message": "no Route matched with those values"}
-    assert missing.headers["server"] == "kong/2.8.1"
+    assert missing.status == 404 and missing.json()["message"] == "no Route matched with those values"
+    assert missing.headers["server"] == "kong/3.9.3"
 
 
 def test_health_and_secrets_stay_out_of_the_log(kong, tmp_path):
@@ -218,9 +222,12 @@ def test_health_and_secrets_stay_out_of_the_log(kong, tmp_path):
     (lambda t: substitute(t, {**KEYS, "SUPABASE_ANON_KEY": ""}), "length must be at least 1"),
     (lambda t: substitute(t, KEYS).replace("consumer: service_role", "consumer: nobody"), "invalid reference"),
     (lambda t: substitute(t, KEYS).replace('_format_version: "2.1"', "_format_version: \"9\""), "_format_version"),
+    (lambda t: substitute(t, KEYS).replace("allow: [admin]", "allow: [admin]\n          deny: [anon]"),
+     "only one of"),
     (lambda t: substitute(t, KEYS) + "  - name: [broken\n", "failed parsing"),
     (lambda t: substitute(t, KEYS).replace("allow: [admin]", "hide_groups_header: true"), "config.allow"),
     (lambda t: substitute(t, KEYS).replace("paths: [/pg/]", "paths: [pg]"), "should start with"),
+    (lambda t: substitute(t, KEYS).replace("paths: [/pg/]", 'paths: ["~/pg/(["]'), "invalid regex"),
 ])
 def test_bad_declarative_config_is_refused(tmp_path, change, expected):
     config = change(TEMPLATE.replace("UPSTREAM", "9"))
@@ -253,3 +260,46 @@ def test_the_products_kong_template_parses(tmp_path):
         result = run_kong("config", "parse", str(tmp_path / "kong.yml"),
                           env=_env(tmp_path, config, free_port()), home=tmp_path)
         assert result.returncode == 0, result.stderr
+
+
+def _product_gateway(spawn, tmp_path: Path, upstream: int, full: bool):
+    """The product's kong.yml with every upstream host pointed at the echo server."""
+    import re
+
+    jinja2 = pytest.importorskip("jinja2")
+    template = Path(__file__).resolve().parents[2] / "templates" / "supabase" / "kong.yml"
+    text = jinja2.Template(template.read_text()).render(full=full)
+    text = re.sub(r"http://[a-z.-]+:\d+", f"http://127.0.0.1:{upstream}", substitute(text, KEYS))
+    port = free_port()
+    return spawn("supabase-kong", "docker-start", env=_env(tmp_path, text, port), port=port)
+
+
+@pytest.mark.parametrize("path", ["/realtime/v1/api/tenants", "/realtime/v1/api/tenants/realtime-dev/health",
+                                  "/realtime/v1/api/openapi", "/mcp", "/api/mcp/tools"])
+def test_product_gateway_blocks_realtimes_tenant_api_and_mcp(spawn, tmp_path, upstream, path):
+    # supabase/supabase docker/volumes/api/kong.yml @ 1f37f2a9 (PR 46856): request-termination 403.
+    kong = _product_gateway(spawn, tmp_path, upstream, full=True)
+    for key in (KEYS["SUPABASE_ANON_KEY"], KEYS["SUPABASE_SERVICE_KEY"]):
+        blocked = kong.get(path, {"apikey": key})
+        assert blocked.status == 403 and blocked.json() == {"message": "Access is forbidden."}, path
+
+
+def test_product_gateway_still_serves_the_rest_of_realtime_and_keeps_meta_admin_only(spawn, tmp_path, upstream):
+    kong = _product_gateway(spawn, tmp_path, upstream, full=True)
+    broadcast = kong.request("POST", "/realtime/v1/api/broadcast", {"messages": []},
+                             {"apikey": KEYS["SUPABASE_ANON_KEY"]})
+    assert broadcast.status == 200 and broadcast.json()["path"] == "/api/broadcast"
+    assert kong.get("/realtime/v1/api/broadcast").status == 401
+    assert kong.get("/pg/tables", {"apikey": KEYS["SUPABASE_ANON_KEY"]}).status == 403
+    # The OpenAPI root is service role only (upstream kong.yml rest-v1-openapi); tables stay open.
+    assert kong.get("/rest/v1/", {"apikey": KEYS["SUPABASE_ANON_KEY"]}).status == 403
+    root = kong.get("/rest/v1/", {"apikey": KEYS["SUPABASE_SERVICE_KEY"]})
+    assert root.status == 200 and root.json()["path"] == "/"
+    assert kong.get("/rest/v1/notes?select=*", {"apikey": KEYS["SUPABASE_ANON_KEY"]}).json()["path"] == \
+        "/notes?select=*"
+    assert kong.get("/pg/tables", {"apikey": KEYS["SUPABASE_SERVICE_KEY"]}).status == 200
+    graphql = kong.request("POST", "/graphql/v1", {"query": "{}"}, {"apikey": KEYS["SUPABASE_ANON_KEY"]})
+    seen = {k.lower(): v for k, v in graphql.json()["headers"].items()}
+    assert graphql.json()["path"] == "/rpc/graphql" and seen["content-profile"] == "graphql_public"
+    assert kong.get("/functions/v1/hello").json()["path"] == "/hello", "the runtime checks the JWT itself"
+    assert kong.get("/").status == 401

@@ -67,7 +67,7 @@ def test_realtime_boot_checks(postgres, tmp_path):
 
 def _storage_env(postgres, port: int, tmp_path, **extra: str) -> dict[str, str]:
     return {"PORT": str(port), "ANON_KEY": api_key("anon", SECRET), "SERVICE_KEY": api_key("service_role", SECRET),
-            "PGRST_JWT_SECRET": SECRET, "POSTGREST_URL": "http://rest:3000",
+            "AUTH_JWT_SECRET": SECRET,
             "DATABASE_URL": postgres.url("supabase_storage_admin"), "STORAGE_BACKEND": "file",
             "FILE_STORAGE_BACKEND_PATH": str(tmp_path / "storage"), "TENANT_ID": "stub", "REGION": "local",
             "GLOBAL_S3_BUCKET": "stub", "IMGPROXY_URL": "http://imgproxy:5001", **extra}

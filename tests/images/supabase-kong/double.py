@@ -1,12 +1,14 @@
-"""Contract double of kong:2.8.1 in DB-less mode: validates the declarative config the way Kong
+"""Contract double of kong/kong:3.9.3 in DB-less mode: validates the declarative config the way Kong
 does (plugins enabled, references, non-empty keys, no leftover ${...}), then routes by longest path
-prefix with strip_path, enforces cors, key-auth, basic-auth, acl and request-transformer, and
-proxies to the upstream over HTTP. `kong health` answers from the prefix's pid file like Kong."""
+prefix with strip_path, enforces cors, key-auth, basic-auth, acl, request-transformer and
+request-termination, and proxies to the upstream over HTTP. `kong health` answers from the prefix's
+pid file like Kong. Facts from Kong/kong @ 3.9.3 (paths cited where each rule is applied)."""
 from __future__ import annotations
 
 import base64
 import http.client
 import os
+import re
 import signal
 import socket
 import sys
@@ -19,7 +21,7 @@ from urllib.parse import unquote_plus, urlencode, urlsplit
 import yaml
 from doublelib.common import Request, Response, env, listen_address, log, reply, serve, setup
 
-VERSION = "2.8.1"
+VERSION = "3.9.3"
 PREFIX = Path(env("KONG_PREFIX", "/usr/local/kong"))
 PIDFILE = PREFIX / "pids" / "nginx.pid"
 BUNDLED = ("jwt", "acl", "correlation-id", "cors", "oauth2", "tcp-log", "udp-log", "file-log", "http-log",
@@ -27,16 +29,24 @@ BUNDLED = ("jwt", "acl", "correlation-id", "cors", "oauth2", "tcp-log", "udp-log
            "request-size-limiting", "rate-limiting", "response-ratelimiting", "syslog", "loggly", "datadog",
            "ldap-auth", "statsd", "bot-detection", "aws-lambda", "request-termination", "prometheus", "proxy-cache",
            "session", "acme", "grpc-gateway", "grpc-web", "pre-function", "post-function", "azure-functions",
-           "zipkin")
-PRIORITY = {"cors": 2000, "key-auth": 1250, "basic-auth": 1001, "acl": 950, "request-transformer": 801}
+           "zipkin", "opentelemetry", "ai-proxy", "ai-prompt-decorator", "ai-prompt-template", "ai-prompt-guard",
+           "ai-request-transformer", "ai-response-transformer", "standard-webhooks", "redirect")
+# kong/constants.lua (3.9.3) `local plugins`; priorities from each plugin's handler.lua.
+PRIORITY = {"cors": 2000, "key-auth": 1250, "basic-auth": 1001, "acl": 950, "request-transformer": 801,
+            "request-termination": 2}
 CONFIG_FIELDS = {
     "key-auth": {"key_names", "hide_credentials", "anonymous", "key_in_header", "key_in_query", "key_in_body",
-                 "run_on_preflight"},
-    "basic-auth": {"anonymous", "hide_credentials"},
-    "acl": {"allow", "deny", "hide_groups_header"},
-    "cors": {"origins", "headers", "exposed_headers", "methods", "max_age", "credentials", "preflight_continue"},
+                 "run_on_preflight", "realm"},
+    "basic-auth": {"anonymous", "hide_credentials", "realm"},
+    "acl": {"allow", "deny", "hide_groups_header", "always_use_authenticated_groups"},
+    "cors": {"origins", "headers", "exposed_headers", "methods", "max_age", "credentials", "private_network",
+             "preflight_continue"},
     "request-transformer": {"http_method", "remove", "rename", "replace", "add", "append"},
+    "request-termination": {"status_code", "message", "content_type", "body", "echo", "trigger"},
 }
+# kong/plugins/request-termination/handler.lua DEFAULT_RESPONSE (3.9.3)
+TERMINATION_DEFAULT = {401: "Unauthorized", 404: "Not found", 405: "Method not allowed",
+                       500: "An unexpected error occurred", 502: "Bad Gateway", 503: "Service unavailable"}
 PLUGIN_ENTITIES = {"acls": "acl", "keyauth_credentials": "key-auth", "basicauth_credentials": "basic-auth",
                    "jwt_secrets": "jwt", "hmacauth_credentials": "hmac-auth", "oauth2_credentials": "oauth2"}
 TOP_LEVEL = {"_format_version", "_transform", "_comment", "_workspace", "services", "routes", "consumers", "plugins",
@@ -73,6 +83,20 @@ class Route:
     hosts: list[str]
     service: dict[str, object]
     plugins: list[tuple[str, dict[str, object]]]
+    regex_priority: int = 0
+
+    @property
+    def regex(self) -> re.Pattern[str] | None:
+        """A `~` path is a regex anchored at the start of the path (Kong 3 format)."""
+        return re.compile(self.path[1:]) if self.path.startswith("~") else None
+
+    def matched(self, path: str) -> int | None:
+        """Length of the matched prefix of `path`, or None."""
+        pattern = self.regex
+        if pattern is None:
+            return len(self.path) if path.startswith(self.path) else None
+        found = pattern.match(path)
+        return found.end() if found else None
 
 
 @dataclass
@@ -155,12 +179,31 @@ def _plugins(items: object, enabled: set[str], where: str) -> list[tuple[str, di
         if name == "acl" and not (config.get("allow") or config.get("deny")):
             raise ConfigError(f"Error: failed parsing declarative configuration: in '{here}.config': at least one "
                               "of these fields must be non-empty: 'config.allow', 'config.deny'")
+        if name == "acl" and config.get("allow") and config.get("deny"):
+            raise ConfigError(f"Error: failed parsing declarative configuration: in '{here}.config': only one "
+                              "of these fields must be non-empty: 'config.allow', 'config.deny'")
+        if name == "request-termination":
+            _termination_config(config, f"{here}.config")
         if plugin.get("enabled", True) is False:
             continue
         if name not in PRIORITY:
             log(f"plugin {name} ({where}) is accepted but not enforced by the double")
         out.append((name, config))
     return out
+
+
+def _termination_config(config: dict[str, object], where: str) -> None:
+    """kong/plugins/request-termination/schema.lua (3.9.3): status 100-599, message xor body."""
+    status = config.get("status_code", 503)
+    if not isinstance(status, int) or not 100 <= status <= 599:
+        raise ConfigError(f"Error: failed parsing declarative configuration: in '{where}.status_code': "
+                          "value should be between 100 and 599")
+    if config.get("message") and (config.get("content_type") or config.get("body")):
+        raise ConfigError(f"Error: failed parsing declarative configuration: in '{where}': "
+                          "message cannot be used with content_type or body")
+    if config.get("content_type") and not config.get("body"):
+        raise ConfigError(f"Error: failed parsing declarative configuration: in '{where}': "
+                          "content_type requires a body")
 
 
 def _merge(*levels: list[tuple[str, dict[str, object]]]) -> list[tuple[str, dict[str, object]]]:
@@ -173,7 +216,7 @@ def _merge(*levels: list[tuple[str, dict[str, object]]]) -> list[tuple[str, dict
 
 
 def load(text: str, enabled: set[str]) -> Gateway:
-    """Parse and check a declarative config like Kong 2.8 does when it starts."""
+    """Parse and check a declarative config like Kong 3.9 does when it starts."""
     try:
         config = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -181,10 +224,11 @@ def load(text: str, enabled: set[str]) -> Gateway:
                           + " ".join(str(exc).split())) from exc
     if not isinstance(config, dict):
         raise ConfigError("Error: failed parsing declarative configuration: expected an object")
-    if str(config.get("_format_version")) not in ("1.1", "2.1"):
+    # kong/db/schema/others/declarative_config.lua:254 (3.9.3): one_of {"1.1", "2.1", "3.0"}
+    if str(config.get("_format_version")) not in ("1.1", "2.1", "3.0"):
         raise ConfigError("Error: failed parsing declarative configuration: in '_format_version': "
                           + ("required field missing" if "_format_version" not in config
-                             else "expected one of: 1.1, 2.1"))
+                             else "expected one of: 1.1, 2.1, 3.0"))
     for key in config:
         if key not in TOP_LEVEL or (key in PLUGIN_ENTITIES and PLUGIN_ENTITIES[key] not in enabled):
             raise ConfigError(f"Error: failed parsing declarative configuration: in '{key}': unknown field")
@@ -243,7 +287,9 @@ def load(text: str, enabled: set[str]) -> Gateway:
             raise ConfigError(f"Error: failed parsing declarative configuration: in 'routes[{j}].service': invalid "
                               f"reference 'service: {ref}' (no such entry in 'services')")
         routes += _routes(route, services[ref], global_plugins, enabled, f"routes[{j}]")
-    routes.sort(key=lambda r: -len(r.path))
+    # kong/router/transform.lua get_priority (3.9.3): a regex path outranks every plain path
+    # (REGEX_URL_BIT), regex paths by regex_priority; plain paths longest first.
+    routes.sort(key=lambda r: (r.regex is None, -r.regex_priority, -len(r.path)))
     return Gateway(routes, consumers, keys, passwords)
 
 
@@ -255,28 +301,38 @@ def _routes(route: dict[str, object], service: dict[str, object], global_plugins
         raise ConfigError(f"Error: failed parsing declarative configuration: in '{where}': must set one of "
                           "'methods', 'hosts', 'headers', 'paths', 'snis' when 'protocols' is 'https'")
     for k, path in enumerate(paths):
-        if not isinstance(path, str) or not path.startswith("/"):
+        if not isinstance(path, str) or not (path.startswith("/") or path.startswith("~/")):
             raise ConfigError(f"Error: failed parsing declarative configuration: in '{where}.paths[{k}]': "
                               "should start with: / (fixed path) or ~/ (regex path)")
+        if path.startswith("~"):
+            try:
+                re.compile(path[1:])
+            except re.error as exc:
+                raise ConfigError(f"Error: failed parsing declarative configuration: in '{where}.paths[{k}]': "
+                                  f"invalid regex: '{path[1:]}' ({exc})") from None
     plugins = _merge(global_plugins, service["_plugins"], _plugins(route.get("plugins"), enabled, where))  # type: ignore[arg-type]
     return [Route(str(route.get("name") or ""), path, route.get("strip_path", True) is not False,
                   bool(route.get("preserve_host")), str(route.get("path_handling") or "v0"),
                   [str(m).upper() for m in route.get("methods") or []], [str(h) for h in route.get("hosts") or []],
-                  service, plugins)
+                  service, plugins, int(route.get("regex_priority") or 0))  # type: ignore[call-overload]
             for path in (paths or ["/"])]
 
 
 # -- proxying -----------------------------------------------------------------------------------
 
-def kong_error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
-    return reply(status, {"message": message}, {"Content-Type": "application/json; charset=utf-8",
-                                                  "Server": f"kong/{VERSION}", **(headers or {})})
+def kong_error(status: int, message: str, headers: dict[str, str] | None = None,
+               request_id: str = "") -> Response:
+    """kong.response.error: JSON body with the request id (kong/tools/http.lua error templates)."""
+    request_id = request_id or uuid.uuid4().hex
+    return reply(status, {"message": message, "request_id": request_id},
+                 {"Content-Type": "application/json; charset=utf-8", "Server": f"kong/{VERSION}",
+                  "X-Kong-Request-Id": request_id, **(headers or {})})
 
 
 def upstream_path(route: Route, request_path: str) -> str:
     """Kong's path joining after strip_path (path_handling v0, Kong 2.8's default, or v1)."""
     base = str(route.service["_upstream"]["path"] or "/")  # type: ignore[index]
-    rest = request_path[len(route.path):] if route.strip_path else request_path
+    rest = request_path[route.matched(request_path) or 0:] if route.strip_path else request_path
     if route.path_handling == "v1":
         return (base[:-1] + rest if base.endswith("/") and rest.startswith("/") else base + rest) or "/"
     if not route.strip_path:
@@ -302,6 +358,7 @@ class Gate:
         self.query_added: list[tuple[str, str]] = []
         self.consumer: Consumer | None = None
         self.extra_response: dict[str, str] = {}
+        self.request_id = uuid.uuid4().hex  # headers / headers_upstream = x-kong-request-id (kong_defaults.lua)
 
     def header(self, name: str) -> str:
         return next((v for k, v in self.headers if k.lower() == name.lower()), "")
@@ -359,13 +416,16 @@ class Gate:
             if config.get("key_in_query", True) is not False and value:
                 key, found_in = value, "query"
                 break
-        realm = {"WWW-Authenticate": 'Key realm="kong"'}
+        # kong/plugins/key-auth/handler.lua:114 (3.9.3): `Key`, or `Key realm="..."` when configured
+        realm = {"WWW-Authenticate": f'Key realm="{config["realm"]}"' if config.get("realm") else "Key"}
         if not key:
-            return None if self.anonymous(config) else kong_error(401, "No API key found in request", realm)
+            if self.anonymous(config):
+                return None
+            return kong_error(401, "No API key found in request", realm, self.request_id)
         username = self.gateway.keys.get(key)
         if username is None:
             log(f"key-auth: the {found_in} key matches no consumer")
-            return None if self.anonymous(config) else kong_error(401, "Invalid authentication credentials", realm)
+            return None if self.anonymous(config) else kong_error(401, "Unauthorized", realm, self.request_id)
         self.identify(username)
         self.set_header("X-Credential-Identifier", str(uuid.uuid5(uuid.NAMESPACE_URL, f"kong-key:{username}")))
         if config.get("hide_credentials"):
@@ -380,7 +440,7 @@ class Gate:
         if scheme.lower() != "basic" or not token:
             if self.anonymous(config):
                 return None
-            return kong_error(401, "Unauthorized", {"WWW-Authenticate": 'Basic realm="kong"'})
+            return kong_error(401, "Unauthorized", self.basic_realm(config), self.request_id)
         try:
             user, _, password = base64.b64decode(token.strip(), validate=True).decode().partition(":")
         except (ValueError, UnicodeDecodeError):
@@ -388,21 +448,27 @@ class Gate:
         known = self.gateway.passwords.get(user)
         if known is None or known[0] != password:
             log("basic-auth: unknown user or wrong password")
-            return None if self.anonymous(config) else kong_error(401, "Invalid authentication credentials")
+            return None if self.anonymous(config) else kong_error(401, "Unauthorized", self.basic_realm(config),
+                                                                  self.request_id)
         self.identify(known[1])
         if config.get("hide_credentials"):
             self.set_header("Authorization", None)
             self.set_header("Proxy-Authorization", None)
         return None
 
+    @staticmethod
+    def basic_realm(config: dict[str, object]) -> dict[str, str]:
+        """kong/plugins/basic-auth/access.lua:160 with the schema's default realm "service" (3.9.3)."""
+        return {"WWW-Authenticate": f'Basic realm="{config.get("realm") or "service"}"'}
+
     def acl(self, config: dict[str, object]) -> Response | None:
         if self.consumer is None:
-            return kong_error(401, "Unauthorized")
+            return kong_error(401, "Unauthorized", request_id=self.request_id)
         groups = self.consumer.groups
         allow, deny = set(config.get("allow") or []), set(config.get("deny") or [])  # type: ignore[arg-type]
         if (allow and not groups & allow) or (deny and groups & deny):
             log(f"acl: consumer {self.consumer.username} is not allowed on route {self.route.name or self.route.path}")
-            return kong_error(403, "You cannot consume this service")
+            return kong_error(403, "You cannot consume this service", request_id=self.request_id)
         if not config.get("hide_groups_header"):
             self.set_header("X-Consumer-Groups", ", ".join(sorted(groups)))
         return None
@@ -431,6 +497,23 @@ class Gate:
         self.query_added += [(k, v) for k, v in pairs("add", "querystring") if k not in self.request.query]
         return None
 
+    def request_termination(self, config: dict[str, object]) -> Response | None:
+        """kong/plugins/request-termination/handler.lua access() (3.9.3), without echo."""
+        trigger = str(config.get("trigger") or "")
+        if trigger and not self.header(trigger) and trigger not in self.request.query:
+            return None
+        status = int(config.get("status_code") or 503)  # type: ignore[call-overload]
+        base = {"Server": f"kong/{VERSION}", "X-Kong-Request-Id": self.request_id}
+        if config.get("echo"):
+            log("request-termination: echo is not implemented by the double")
+        if config.get("body"):
+            headers = {**base, **({"Content-Type": str(config["content_type"])} if config.get("content_type") else {})}
+            return Response(status, headers, str(config["body"]).encode())
+        message = config.get("message") or TERMINATION_DEFAULT.get(status)
+        if message is None:
+            return Response(status, base, b"")
+        return reply(status, {"message": message}, {"Content-Type": "application/json; charset=utf-8", **base})
+
     def query_string(self) -> str:
         """The request's query as sent (not re-encoded), minus removed and plus added parameters."""
         kept = [part for part in self.request.raw_query.split("&")
@@ -457,9 +540,11 @@ def forward(gate: Gate) -> Response:
                 ("X-Real-IP", request.client),
                 ("X-Forwarded-For", ", ".join(filter(None, [request.header("X-Forwarded-For"), request.client]))),
                 ("X-Forwarded-Proto", "http"), ("X-Forwarded-Host", incoming_host.split(":")[0]),
-                ("X-Forwarded-Port", str(PROXY_PORT)), ("X-Forwarded-Path", request.raw_path.split("?", 1)[0])]
-    if route.strip_path and route.path != "/":
-        headers.append(("X-Forwarded-Prefix", route.path.rstrip("/")))
+                ("X-Forwarded-Port", str(PROXY_PORT)), ("X-Forwarded-Path", request.raw_path.split("?", 1)[0]),
+                ("X-Kong-Request-Id", gate.request_id)]
+    stripped = request.raw_path.split("?", 1)[0][:route.matched(request.raw_path.split("?", 1)[0]) or 0]
+    if route.strip_path and stripped.rstrip("/"):
+        headers.append(("X-Forwarded-Prefix", stripped.rstrip("/")))
     started = time.monotonic()
     connection = http.client.HTTPConnection(host, port, timeout=60)
     try:
@@ -483,7 +568,8 @@ def forward(gate: Gate) -> Response:
         connection.close()
     latency = int((time.monotonic() - started) * 1000)
     out = [(k, v) for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP]
-    out += [("X-Kong-Upstream-Latency", str(latency)), ("X-Kong-Proxy-Latency", "0"), ("Via", f"kong/{VERSION}")]
+    out += [("X-Kong-Upstream-Latency", str(latency)), ("X-Kong-Proxy-Latency", "0"), ("Via", f"1.1 kong/{VERSION}"),
+            ("X-Kong-Request-Id", gate.request_id)]
     return Response(response.status, out, body)
 
 
@@ -491,7 +577,7 @@ def handler(gateway: Gateway):
     def handle(request: Request) -> Response:
         path = request.raw_path.split("?", 1)[0]
         host = request.header("Host").split(":")[0]
-        route = next((r for r in gateway.routes if path.startswith(r.path)
+        route = next((r for r in gateway.routes if r.matched(path) is not None
                       and (not r.methods or request.method in r.methods) and (not r.hosts or host in r.hosts)), None)
         if route is None:
             return kong_error(404, "no Route matched with those values")

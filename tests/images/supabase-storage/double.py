@@ -49,7 +49,8 @@ def check_config() -> Pg:
         except OSError as exc:
             refuse(f"Error: FILE_STORAGE_BACKEND_PATH {folder} is not writable: {exc.strerror}")
         log(f"file backend {folder} is writable")
-    for name in ("POSTGREST_URL", "IMGPROXY_URL"):
+    # storage-api no longer reads POSTGREST_URL (src/config.ts @ v1.70.6 has no such name).
+    for name in ("IMGPROXY_URL",):
         if env(name) and not is_http_url(env(name)):
             refuse(f"Error: {name} must be an http(s) URL, got {env(name)!r}")
     if env("ENABLE_IMAGE_TRANSFORMATION", "false") == "true" and not env("IMGPROXY_URL"):
