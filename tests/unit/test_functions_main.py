@@ -16,6 +16,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -25,7 +26,7 @@ import pytest
 
 MAIN = Path(__file__).resolve().parents[2] / "templates" / "supabase" / "functions" / "main" / "index.ts"
 SECRET = "functions-test-secret-with-at-least-32-chars"
-DENO = os.environ.get("DENO") or shutil.which("deno") or "/tmp/h-supa-deno/node_modules/.bin/deno"
+DENO = os.environ.get("DENO") or shutil.which("deno") or str(Path(sys.executable).parent / "deno")  # PyPI deno
 
 STUB = """
 globalThis.EdgeRuntime = { userWorkers: { create: async (options) => ({
