@@ -24,7 +24,9 @@ from stack.hardware import (
     GIB,
     MODEL_SHAPES,
     SIZE_CLASSES,
+    ContextChoice,
     SizeClass,
+    auto_context,
     fit_advice,
     kv_cache_bytes,
     largest_fit,
@@ -32,8 +34,8 @@ from stack.hardware import (
 )
 from stack.settings import Settings
 
-__all__ = ["Finding", "SystemProbe", "detect_profile", "doctor_exit_code", "fit_advice", "kv_cache_bytes",
-           "render_report", "run_checks", "suggested_models"]
+__all__ = ["Finding", "SystemProbe", "context_choice", "detect_profile", "doctor_exit_code", "fit_advice",
+           "kv_cache_bytes", "render_report", "run_checks", "suggested_models"]
 
 OK, WARNING, PROBLEM = "ok", "warning", "problem"
 DISK_WARN_GB, DISK_PROBLEM_GB, RAM_WARN_GB = 20, 5, 8
@@ -427,7 +429,7 @@ def _usable_vram(settings: Settings, gpus: list[Gpu]) -> float:
     return sum(g.memory_gb for g in chosen)
 
 
-def check_models(settings: Settings, probe: SystemProbe, gpu: Accelerator) -> list[Finding]:
+def check_models(settings: Settings, probe: SystemProbe, gpu: Accelerator, ctx: int = 0) -> list[Finding]:
     """Which sizes and quantizations fit, and what OLLAMA_CONTEXT_LENGTH costs in KV cache."""
     findings: list[Finding] = []
     if gpu.kind and not gpu.memory_gb:
@@ -446,13 +448,38 @@ def check_models(settings: Settings, probe: SystemProbe, gpu: Accelerator) -> li
             findings.append(Finding(WARNING if small else OK, "models", f"{memory:.0f} GB {where}: {row}",
                                     "keep OLLAMA_MODELS to small models such as llama3.2:3b" if small else ""))
     fit = largest_fit(memory) if on_gpu else largest_fit(min(memory, SIZE_CLASSES[0].q4_high_gb))
-    findings.extend(_kv_findings(settings, fit, memory if on_gpu else 0.0))
+    if not ctx:  # not given, or Ollama's choice on a GPU of unknown size: its smallest tier
+        ctx = context_choice(settings, probe, gpu).tokens or 4096
+    findings.extend(_kv_findings(settings, fit, memory if on_gpu else 0.0, ctx))
     return findings
 
 
-def _kv_findings(settings: Settings, fit: SizeClass | None, vram_gb: float) -> list[Finding]:
+def chat_model(settings: Settings) -> str:
+    """The first configured model that is not an embedding model (the one people chat with)."""
+    return next((m for m in settings.models if "embed" not in m), "llama3.2:3b")
+
+
+def context_choice(settings: Settings, probe: SystemProbe, gpu: Accelerator | None = None) -> ContextChoice:
+    """The context window Ollama gets: the .env value, or for `auto` what this machine can hold."""
+    raw = settings["OLLAMA_CONTEXT_LENGTH"]
+    if raw != "auto":
+        return ContextChoice(int(raw), int(raw), "set in .env")
+    if settings.profile == "none":
+        return ContextChoice(None, 0, "profile none: the Ollama on this machine uses its own setting")
+    if settings.profile == "cpu":
+        return auto_context("cpu", 0.0, chat_model(settings), settings["OLLAMA_KV_CACHE_TYPE"])
+    vram = (gpu or check_gpu(settings, probe)).memory_gb
+    return auto_context(settings.profile, vram, chat_model(settings), settings["OLLAMA_KV_CACHE_TYPE"])
+
+
+def context_finding(settings: Settings, choice: ContextChoice) -> Finding:
+    shown = f"{choice.tokens} tokens" if choice.tokens else "chosen by Ollama"
+    return Finding(OK, "context", f"OLLAMA_CONTEXT_LENGTH={settings['OLLAMA_CONTEXT_LENGTH']}: {shown} "
+                   f"({choice.reason})")
+
+
+def _kv_findings(settings: Settings, fit: SizeClass | None, vram_gb: float, ctx: int) -> list[Finding]:
     """KV-cache cost of the configured chat models and of the biggest size that fits."""
-    ctx = settings.as_int("OLLAMA_CONTEXT_LENGTH")
     chosen = settings["OLLAMA_KV_CACHE_TYPE"]
     shapes = {m: shape for m in settings.models if (shape := shape_for(m))}
     fit_model = fit.model if fit else ""
@@ -484,7 +511,10 @@ def run_checks(settings: Settings, probe: SystemProbe) -> list[Finding]:
     findings.extend(check_ports(settings, probe))
     gpu = check_gpu(settings, probe)
     findings.extend(gpu.findings)
-    findings.extend(check_models(settings, probe, gpu))
+    choice = context_choice(settings, probe, gpu)
+    if settings.profile != "none":
+        findings.append(context_finding(settings, choice))
+    findings.extend(check_models(settings, probe, gpu, choice.tokens))
     return findings
 
 

@@ -144,3 +144,68 @@ def shape_for(model: str) -> ModelShape | None:
         if name == key_name and (tag == key_tag or tag.startswith(key_tag + "-")):
             return shape
     return None
+
+
+# -- the context window Ollama gets -------------------------------------------------------------
+
+# Ollama's own default when OLLAMA_CONTEXT_LENGTH is unset or 0 (ollama/ollama v0.32.15 server/routes.go:
+# 2044-2058): the total VRAM of its GPUs picks 4k, 32k or 256k, with 23 and 47 GiB as the thresholds.
+OLLAMA_VRAM_TIERS: tuple[tuple[int, int], ...] = ((47, 262144), (23, 32768), (0, 4096))
+# On the CPU (no VRAM) Ollama would take 4k; the stack keeps its long-standing 8k there: it costs RAM,
+# not VRAM, and a larger one makes every prompt slow to process at CPU speeds.
+CPU_CONTEXT = 8192
+CONTEXT_STEPS = (4096, 8192, 16384, 32768, 65536, 131072, 262144)
+# Parameter counts (billions) of the models with a known shape, for their weights at Q4_K_M.
+MODEL_BILLIONS: dict[str, float] = {
+    "llama3.2:1b": 1.2, "llama3.2:3b": 3.2, "llama3.1:8b": 8.0, "mistral:7b": 7.2, "qwen2.5:7b": 7.6,
+    "gemma2:9b": 9.2, "qwen2.5:14b": 14.8, "qwen2.5:32b": 32.8, "llama3.1:70b": 70.6,
+}
+
+
+def ollama_default_context(vram_gb: float) -> int:
+    """The context Ollama picks by itself for this much VRAM (GiB)."""
+    return next(ctx for gib, ctx in OLLAMA_VRAM_TIERS if vram_gb >= gib)
+
+
+def known_model(model: str) -> str:
+    """The MODEL_SHAPES key of an Ollama model name, or ''."""
+    shape = shape_for(model)
+    return next((key for key, value in MODEL_SHAPES.items() if value == shape
+                 and key.split(":")[0] == model.strip().lower().split(":")[0]), "") if shape else ""
+
+
+def context_that_fits(vram_gb: float, model: str, cache_type: str) -> int:
+    """The largest standard context at which `model` (Q4_K_M weights) and its KV cache fit in the VRAM; 0 if none."""
+    key = known_model(model)
+    if not key:
+        return 0
+    weights = dict(QUANT_GB_FOR_7B)["Q4_K_M"] / 7 * MODEL_BILLIONS[key]
+    fitting = [ctx for ctx in CONTEXT_STEPS
+               if weights + kv_cache_bytes(MODEL_SHAPES[key], ctx, cache_type) / GIB + RUNTIME_ALLOWANCE_GB <= vram_gb]
+    return fitting[-1] if fitting else 0
+
+
+@dataclass(frozen=True)
+class ContextChoice:
+    """What OLLAMA_CONTEXT_LENGTH=auto becomes: the value compose sets (None = leave it to Ollama), the
+    context Ollama will then use, and why."""
+
+    setting: int | None
+    tokens: int
+    reason: str
+
+
+def auto_context(profile: str, vram_gb: float, chat_model: str, cache_type: str) -> ContextChoice:
+    """OLLAMA_CONTEXT_LENGTH=auto from what doctor knows: never below Ollama's own VRAM tier, and more when
+    the configured chat model and its KV cache fit in more. Left unset where Ollama knows as much as we do,
+    so it keeps stepping its automatic context down when a load does not fit (server/sched.go:754-775)."""
+    if profile == "cpu":
+        return ContextChoice(CPU_CONTEXT, CPU_CONTEXT, f"CPU: {CPU_CONTEXT} tokens (Ollama alone would take 4096)")
+    if not vram_gb:
+        return ContextChoice(None, 0, "VRAM size unknown: Ollama picks 4096, 32768 or 262144 tokens by VRAM")
+    tier = ollama_default_context(vram_gb)
+    fits = context_that_fits(vram_gb, chat_model, cache_type)
+    if fits > tier:
+        return ContextChoice(fits, fits, f"{chat_model} with a {cache_type} KV cache fits {fits} tokens in "
+                             f"{vram_gb:.0f} GB VRAM (Ollama alone would take {tier})")
+    return ContextChoice(None, tier, f"Ollama's own default for {vram_gb:.0f} GB VRAM")

@@ -3,12 +3,17 @@ from __future__ import annotations
 
 # setting name -> default image reference (never `latest` or `main`)
 DEFAULT_IMAGES: dict[str, str] = {
-    "OLLAMA_IMAGE": "ollama/ollama:0.13.5",
-    "OLLAMA_ROCM_IMAGE": "ollama/ollama:0.13.5-rocm",
+    "OLLAMA_IMAGE": "ollama/ollama:0.32.15",  # github ollama/ollama tag v0.32.15 (newest non-rc), checked 2026-12-01
+    # same release; .github/workflows/release.yaml @ v0.32.15 pushes {{version}} with suffix '-rocm', checked 2026-12-01
+    "OLLAMA_ROCM_IMAGE": "ollama/ollama:0.32.15-rocm",
     "OPEN_WEBUI_IMAGE": "ghcr.io/open-webui/open-webui:v0.12.4",  # PyPI open-webui 0.12.4, checked 2026-12-01
     "N8N_IMAGE": "n8nio/n8n:1.119.2",
-    "SEARXNG_IMAGE": "searxng/searxng:2025.9.20-57ef342",
-    "CADDY_IMAGE": "caddy:2.10.2-alpine",
+    # github searxng/searxng master @ 9fea41204 (2026-08-22): container.yml tags it with searx/version.py's
+    # DOCKER_TAG (commit date + short hash), checked 2026-12-01
+    "SEARXNG_IMAGE": "searxng/searxng:2026.8.22-9fea41204",
+    # github caddyserver/caddy tag v2.11.9 (newest 2.11.x the Go module proxy serves), image from
+    # caddyserver/caddy-docker 2.11/alpine, checked 2026-12-01
+    "CADDY_IMAGE": "caddy:2.11.9-alpine",
     "SUPABASE_DB_IMAGE":
         "supabase/postgres:17.6.1.136",  # supabase/supabase docker/docker-compose.yml @ 1f37f2a9, checked 2026-12-01
     "SUPABASE_KONG_IMAGE":

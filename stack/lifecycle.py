@@ -230,7 +230,9 @@ def _brief_doctor(settings: Settings) -> None:
     from stack.doctor import SystemProbe, run_checks
 
     for finding in run_checks(settings, SystemProbe()):
-        if finding.level != "ok" and finding.topic in ("GPU", "profile", "disk", "RAM"):
+        if finding.topic == "context":  # the context window Ollama gets, always shown
+            progress_console.print(f"Ollama context: {finding.message}")
+        elif finding.level != "ok" and finding.topic in ("GPU", "profile", "disk", "RAM"):
             progress_console.print(f"[yellow]{finding.level}[/yellow]: {finding.message}"
                                    + (f" - {finding.fix}" if finding.fix else ""))
 

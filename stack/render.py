@@ -93,7 +93,22 @@ def _caddy_sites(settings: Settings, enabled: list[Service]) -> list[dict[str, A
     return sites
 
 
-def context(settings: Settings) -> dict[str, Any]:
+def ollama_context(settings: Settings, probe: Any = None) -> int | None:
+    """OLLAMA_CONTEXT_LENGTH for the ollama service; None leaves it to Ollama (see doctor.context_choice).
+    Only `auto` on a GPU profile looks at the machine (its VRAM), through doctor's probe."""
+    if settings.profile == "none":
+        return None
+    raw = settings["OLLAMA_CONTEXT_LENGTH"]
+    if raw != "auto" or settings.profile == "cpu":
+        from stack.hardware import CPU_CONTEXT
+
+        return int(raw) if raw != "auto" else CPU_CONTEXT
+    from stack.doctor import SystemProbe, context_choice
+
+    return context_choice(settings, probe or SystemProbe()).setting
+
+
+def context(settings: Settings, probe: Any = None) -> dict[str, Any]:
     """Everything templates may use. Secret values are deliberately absent."""
     env = {k: v for k, v in settings.values.items() if k not in SECRET_KEYS}
     enabled = enabled_services(settings)
@@ -116,6 +131,7 @@ def context(settings: Settings) -> dict[str, Any]:
         "full": settings["SUPABASE_SERVICES"] == "full",
         "urls": urls,
         "ollama_url": "http://ollama:11434" if settings.profile != "none" else settings["OLLAMA_HOST_URL"],
+        "ollama_context": ollama_context(settings, probe),
         "embedding_model": _embedding_model(settings.models),
         "chat_model": _chat_model(settings.models),
         "n8n_internal_url": "http://n8n:5678",
@@ -137,9 +153,10 @@ def _digest(*parts: bytes) -> str:
     return h.hexdigest()[:16]
 
 
-def render_files(settings: Settings, root: Path = ROOT) -> dict[str, bytes]:
-    """Render everything into memory: {relative path: content}. Nothing touches the disk."""
-    ctx = context(settings)
+def render_files(settings: Settings, root: Path = ROOT, probe: Any = None) -> dict[str, bytes]:
+    """Render everything into memory: {relative path: content}. Nothing touches the disk.
+    `probe` (a doctor.SystemProbe) is only asked for the VRAM when OLLAMA_CONTEXT_LENGTH is auto on a GPU."""
+    ctx = context(settings, probe)
     files: dict[str, bytes] = {}
     try:
         tmpl_env = _environment([root / "templates"])

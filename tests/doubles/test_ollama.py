@@ -95,11 +95,22 @@ def test_cli_list_is_a_healthcheck(spawn, tmp_path):
 
 def test_config_is_checked_at_start(tmp_path):
     port = free_port()
-    for name, value in (("OLLAMA_KV_CACHE_TYPE", "q5_1"), ("OLLAMA_CONTEXT_LENGTH", "big"),
-                        ("OLLAMA_CONTEXT_LENGTH", "0")):
-        result = run_cli("ollama", "serve", env=_env(tmp_path, port, **{name: value}), home=tmp_path, timeout=10)
-        assert result.returncode == 1, (name, value)
-        assert len(result.stderr.strip().splitlines()) == 1 and name in result.stderr
+    result = run_cli("ollama", "serve", env=_env(tmp_path, port, OLLAMA_KV_CACHE_TYPE="q5_1"), home=tmp_path,
+                     timeout=10)
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1 and "OLLAMA_KV_CACHE_TYPE" in result.stderr
+
+
+def test_context_length_like_envconfig_uint(spawn, tmp_path):
+    """ollama v0.32.15 envconfig/config.go:259-270: a bad value warns and falls back to 0 (automatic);
+    server/routes.go:2044-2058 then logs the VRAM-based default (4096 without a GPU)."""
+    for value in ("big", "0"):
+        port = free_port()
+        ollama = spawn("ollama", "serve", env=_env(tmp_path, port, OLLAMA_CONTEXT_LENGTH=value), port=port)
+        output = ollama.output()
+        assert "default_num_ctx=4096" in output
+        assert ("invalid environment variable, using default" in output) == (value == "big")
+        assert ollama.stop() == 0
 
 
 def test_quantized_kv_cache_without_flash_attention_is_logged(spawn, tmp_path):

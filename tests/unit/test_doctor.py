@@ -370,7 +370,7 @@ def test_model_names_map_to_shapes(name, shape):
 
 def test_kv_cache_findings_follow_the_settings(tmp_path):
     probe = FakeProbe({**nvidia("NVIDIA GeForce RTX 3060 Ti, 8192"), DOCKER_INFO: info(Runtimes={"nvidia": {}})})
-    kv = topic(run_checks(settings(tmp_path, "gpu-nvidia"), probe), "KV cache")
+    kv = topic(run_checks(settings(tmp_path, "gpu-nvidia", OLLAMA_CONTEXT_LENGTH="8192"), probe), "KV cache")
     assert [f.level for f in kv] == ["ok", "ok"]  # llama3.2:3b (configured) and llama3.1:8b (fits 8 GB)
     assert kv[1].message == ("llama3.1:8b at 8192 tokens (OLLAMA_CONTEXT_LENGTH): 1.00 GiB at f16, "
                              "0.53 GiB at q8_0; using q8_0")

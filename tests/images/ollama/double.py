@@ -17,7 +17,7 @@ from pathlib import Path
 
 from doublelib.common import env, go_bool, listen_address, log, ndjson, refuse, reply, serve, setup, urlopen
 
-VERSION = "0.13.5-double"
+VERSION = "0.32.15-double"
 DATA = Path(env("DOUBLE_DATA_DIR", "/root/.ollama"))
 MODELS = Path(env("OLLAMA_MODELS") or DATA / "models")
 PULL_LOG = DATA / "double-pulls.log"
@@ -252,9 +252,17 @@ def check_config() -> tuple[str, int]:
     kv = env("OLLAMA_KV_CACHE_TYPE")
     if kv not in ("", *KV_TYPES):
         refuse(f"Error: invalid OLLAMA_KV_CACHE_TYPE {kv!r}: must be one of {', '.join(KV_TYPES)}")
+    # envconfig.Uint (ollama/ollama v0.32.15 envconfig/config.go:259-270): a value that is not an unsigned
+    # integer is logged and the default (0 = automatic) used; 0 means the VRAM-based default
+    # (server/routes.go:2044-2058: 4096 below 23 GiB of VRAM, 32768 below 47 GiB, else 262144).
     context = env("OLLAMA_CONTEXT_LENGTH")
-    if context and not (context.isdigit() and int(context) > 0):
-        refuse(f"Error: invalid OLLAMA_CONTEXT_LENGTH {context!r}: must be a positive integer")
+    if context and not context.isdigit():
+        log(f'level=WARN msg="invalid environment variable, using default" key=OLLAMA_CONTEXT_LENGTH '
+            f'value={context} default=0')
+        context = ""
+    if not context or int(context) == 0:
+        context = ""
+        log('level=INFO msg="vram-based default context" total_vram="0 B" default_num_ctx=4096')
     flash_raw = env("OLLAMA_FLASH_ATTENTION")
     flash = go_bool(flash_raw) if flash_raw else False
     if flash is None:

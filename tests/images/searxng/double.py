@@ -15,7 +15,24 @@ from urllib.parse import parse_qsl, quote
 import yaml
 from doublelib.common import env, html, listen_address, log, refuse, reply, serve, setup
 
-SETTINGS = Path(env("SEARXNG_SETTINGS_PATH", "/etc/searxng/settings.yml"))
+CONFIG_FOLDER = Path("/etc/searxng")
+
+
+def settings_file() -> Path:
+    """Where SearXNG reads settings.yml: SEARXNG_SETTINGS_PATH (a file, or a folder holding settings.yml;
+    one that does not exist is an error), else /etc/searxng/settings.yml (searxng/searxng @ 9fea41204
+    searx/settings_loader.py:66-116 and 205-212)."""
+    named = env("SEARXNG_SETTINGS_PATH")
+    if not named:
+        return CONFIG_FOLDER / "settings.yml"
+    path = Path(named)
+    if path.is_dir():
+        return path / "settings.yml"
+    if path.is_file():
+        return path
+    refuse(f"OSError: [Errno 1] {path} not exists!: '{path}'")
+
+
 DEFAULTS: dict[str, dict[str, object]] = {
     "general": {"instance_name": "SearXNG", "debug": False},
     "search": {"safe_search": 0, "formats": ["html"]},
@@ -31,18 +48,19 @@ FORMATS = {"html", "json", "csv", "rss"}
 
 def load_settings() -> dict[str, dict[str, object]]:
     """settings.yml on top of the defaults (use_default_settings), then the environment."""
-    if SETTINGS.is_file():
+    settings_path = settings_file()
+    if settings_path.is_file():
         try:
-            user = yaml.safe_load(SETTINGS.read_text()) or {}
+            user = yaml.safe_load(settings_path.read_text()) or {}
         except yaml.YAMLError as exc:
-            refuse(f"ERROR: {SETTINGS} is not valid YAML: {str(exc).splitlines()[0]}")
+            refuse(f"ERROR: {settings_path} is not valid YAML: {str(exc).splitlines()[0]}")
         except OSError as exc:
-            refuse(f"ERROR: cannot read {SETTINGS}: {exc.strerror}")
+            refuse(f"ERROR: cannot read {settings_path}: {exc.strerror}")
         if not isinstance(user, dict):
-            refuse(f"ERROR: {SETTINGS} must be a YAML mapping")
-        log(f"loaded {SETTINGS}")
+            refuse(f"ERROR: {settings_path} must be a YAML mapping")
+        log(f"loaded {settings_path}")
     else:
-        log(f"{SETTINGS} does not exist: using the defaults with a generated secret_key")
+        log(f"{settings_path} does not exist: using the defaults with a generated secret_key")
         user = {"use_default_settings": True, "server": {"secret_key": secrets.token_hex(32)}}
     settings: dict[str, dict[str, object]] = {k: dict(v) for k, v in DEFAULTS.items()} \
         if user.get("use_default_settings") else {k: {} for k in DEFAULTS}
