@@ -6,7 +6,8 @@ DEFAULT_IMAGES: dict[str, str] = {
     "OLLAMA_IMAGE": "ollama/ollama:0.13.5",
     "OLLAMA_ROCM_IMAGE": "ollama/ollama:0.13.5-rocm",
     "OPEN_WEBUI_IMAGE": "ghcr.io/open-webui/open-webui:v0.6.36",
-    "N8N_IMAGE": "n8nio/n8n:1.119.2",
+    "N8N_IMAGE": "n8nio/n8n:2.41.3",  # npm n8n dist-tags latest, checked 2026-12-01
+    "N8N_RUNNERS_IMAGE": "n8nio/runners:2.41.3",  # n8n-io/n8n docker/images/runners, same release, checked 2026-12-01
     "SEARXNG_IMAGE": "searxng/searxng:2025.9.20-57ef342",
     "CADDY_IMAGE": "caddy:2.10.2-alpine",
     "SUPABASE_DB_IMAGE": "supabase/postgres:15.8.1.085",
