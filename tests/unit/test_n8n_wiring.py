@@ -157,3 +157,15 @@ def test_workflow_ids_are_read_from_n8ns_list_output():
     out = ("Permissions 0644 for n8n settings file /home/node/.n8n/config are too wide. Changing permissions\n"
            "localaiStarterAgent\nAbC123xyz\n\n")
     assert n8n_setup.parse_workflow_ids(out) == {"localaiStarterAgent", "AbC123xyz"}
+
+
+@pytest.mark.parametrize("environment", ["private", "public"])
+def test_the_env_records_cover_what_we_render_for_n8n(project, environment):
+    from tests.conftest import REPO
+
+    services = _render(project, environment)["services"]
+    for name in ("n8n", "n8n-runners"):
+        record = yaml.safe_load((REPO / "tests" / "records" / "env" / f"{name}.yml").read_text())
+        assert DEFAULT_IMAGES[record["image_key"]].rsplit(":", 1)[1] == record["version"]
+        known = set(record["variables"]) | set(record["ours"] or {})
+        assert set(services[name]["environment"]) <= known, set(services[name]["environment"]) - known
