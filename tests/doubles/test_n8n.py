@@ -281,3 +281,22 @@ def test_bad_settings_are_refused(tmp_path):
         result = run_cli("n8n", "start", env=_env(tmp_path, free_port(), **extra), home=tmp_path, timeout=10)
         assert result.returncode == 1, extra
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_without_an_env_owner_the_first_visitor_claims_it(spawn, tmp_path, postgres):
+    """What the stack prevents: n8n's own owner setup is open to whoever comes first."""
+    postgres.psql("DELETE FROM n8n_double_users", database="n8n")
+    port = free_port()
+    n8n = spawn("n8n", env=_env(tmp_path, port, **_pg_env(postgres)), port=port)
+    assert wait_for(lambda: _rest_ready(n8n))
+    assert n8n.get("/rest/settings").json()["data"]["userManagement"]["showSetupOnFirstLoad"] is True
+    visitor = {"email": "stranger@example.com", "firstName": "a", "lastName": "b"}
+    for weak, message in (("short1A", "8 to 64"), ("nodigitsAAAA", "1 number"), ("nouppercase1", "uppercase")):
+        refused = n8n.request("POST", "/rest/owner/setup", {**visitor, "password": weak})
+        assert refused.status == 400 and message in refused.json()["message"]
+    assert n8n.request("POST", "/rest/owner/setup", {**visitor, "password": "Stranger123"}).status == 200
+    again = n8n.request("POST", "/rest/owner/setup", {**visitor, "password": "Stranger456"})
+    assert again.status == 400 and again.json()["message"] == "Instance owner already setup"
+    login = n8n.request("POST", "/rest/login", {"emailOrLdapLoginId": "stranger@example.com",
+                                                "password": "Stranger123"})
+    assert login.status == 200

@@ -218,6 +218,31 @@ def bcrypt_matches(password: str, hashed: str) -> bool:
     return crypt.crypt(password, hashed) == hashed
 
 
+def bcrypt_hash(password: str) -> str:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+    return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1024))
+
+
+def owner_setup_problem(body: dict) -> str:
+    """OwnerSetupRequestDto: an email, first and last name, and api-types schemas/password.schema.js
+    (8 to 64 characters, a digit, an uppercase letter)."""
+    email, password = body.get("email"), body.get("password")
+    if not isinstance(email, str) or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+        return "Invalid email"
+    for key, label in (("firstName", "First name"), ("lastName", "Last name")):
+        if not isinstance(body.get(key), str) or not body[key]:
+            return f"{label} is required"
+    if not isinstance(password, str) or not 8 <= len(password) <= 64:
+        return "Password must be 8 to 64 characters long."
+    if not re.search(r"\d", password):
+        return "Password must contain at least 1 number."
+    if not re.search(r"[A-Z]", password):
+        return "Password must contain at least 1 uppercase letter."
+    return ""
+
+
 def _jwt_secret() -> str:
     return env("N8N_USER_MANAGEMENT_JWT_SECRET") or env("N8N_ENCRYPTION_KEY") or "double"
 
@@ -258,9 +283,15 @@ def rest(request, store: Store) -> object:
         return reply(200, {"data": {"id": "owner", "email": email, "role": "global:owner"}},
                      {"Set-Cookie": f"n8n-auth={token}; Path=/; HttpOnly; SameSite=Lax{secure}"})
     if path == "/rest/owner/setup" and method == "POST":  # ownership.service.js setupOwner
+        body = request.json() if isinstance(request.json(), dict) else {}
+        problem = owner_setup_problem(body)  # api-types dto/owner/owner-setup-request.dto.js
+        if problem:
+            return reply(400, {"code": 400, "message": problem})
         if store.owner() is not None:
             return reply(400, {"code": 400, "message": "Instance owner already setup"})
-        return reply(400, {"code": 400, "message": "the n8n double sets up the owner from the environment only"})
+        result = store.set_owner(body["email"], bcrypt_hash(body["password"]))
+        return reply(200, {"data": {"email": body["email"].lower(), "role": "global:owner"}}) if result.ok \
+            else reply(500, {"code": 500, "message": result.reason()})
     if _session(request) is None:
         return reply(401, {"status": "error", "message": "Unauthorized"})
     match = re.fullmatch(r"/rest/workflows/([^/]+)(?:/(activate|deactivate))?", path)
