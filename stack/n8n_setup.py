@@ -131,12 +131,15 @@ def sync(settings: Settings, compose: Compose, build: Path) -> list[str]:
 def after_rotation(settings: Settings, changed: set[str], compose: Compose) -> bool:
     """Called by `secrets rotate`: refresh our credentials when a value they hold changed.
 
-    Returns True when it updated them; False when nothing they hold changed or n8n is not running
-    (the next `up` updates them then)."""
+    Returns True when it updated them; False when nothing they hold changed, n8n is not running or
+    the update failed: the rotation itself is done, and the next `up` updates them (sync)."""
     if not changed & CREDENTIAL_KEYS:
         return False
     state = compose.states().get("n8n")
     if not state or state.state != "running":
         return False
-    update_credentials(settings, compose)
+    try:
+        update_credentials(settings, compose)
+    except StackError:
+        return False
     return True
