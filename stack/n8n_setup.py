@@ -31,7 +31,10 @@ CREDENTIAL_KEYS = frozenset({"N8N_DB_PASSWORD", "SERVICE_ROLE_KEY", "N8N_AGENT_P
 # container started), then the JSON to import.
 IMPORT_SCRIPT = ("umask 077; IFS= read -r DB_POSTGRESDB_PASSWORD; export DB_POSTGRESDB_PASSWORD; f=$(mktemp); "
                  "cat > \"$f\" && n8n {command} --input=\"$f\"; rc=$?; rm -f \"$f\"; exit $rc")
-LIST_SCRIPT = "IFS= read -r DB_POSTGRESDB_PASSWORD; export DB_POSTGRESDB_PASSWORD; exec n8n list:workflow --onlyId"
+# Plain one-id-a-line output: n8n's console log format at info level and text format is the bare
+# message (@n8n/backend-common dist/logging/logger.js:145-157; @n8n/config logging.config.js:117-125).
+LIST_SCRIPT = ("IFS= read -r DB_POSTGRESDB_PASSWORD; export DB_POSTGRESDB_PASSWORD; "
+               "N8N_LOG_LEVEL=info N8N_LOG_FORMAT=text N8N_LOG_OUTPUT=console exec n8n list:workflow --onlyId")
 WORKFLOW_ID = re.compile(r"[A-Za-z0-9_-]{1,36}")
 # Runs in n8n's container with its node (`node -` reads the program from stdin), after a first
 # line `const input = {...};`: log in as the owner, activate the current version of one workflow.
