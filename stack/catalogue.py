@@ -34,8 +34,11 @@ SERVICES: tuple[Service, ...] = (
             "Ollama is running", needs_basic_auth=True),
     Service("open-webui", "Open WebUI (chat)", "open-webui", 8080, "WEBUI_PORT", "WEBUI_HOSTNAME", "/health",
             note="admin login: `python start.py accounts`"),
-    Service("n8n", "n8n (workflows)", "n8n", 5678, "N8N_PORT", "N8N_HOSTNAME", "/healthz/readiness",
-            note="create the owner account on first visit"),
+    # /healthz/readiness answers ~4.5 s before the REST API is mounted (n8n abstract-server.js:154 vs 198):
+    # the editor's own settings call is the probe.
+    Service("n8n", "n8n (workflows)", "n8n", 5678, "N8N_PORT", "N8N_HOSTNAME", "/rest/settings", "versionCli",
+            note="owner login: `python start.py accounts`"),
+    Service("n8n-runners", "n8n task runners", "n8n-runners"),
     Service("searxng", "SearXNG (search)", "searxng", 8080, "SEARXNG_PORT", "SEARXNG_HOSTNAME", "/healthz",
             needs_basic_auth=True),
     Service("kong", "Supabase API + Studio", "supabase/kong", 8000, "SUPABASE_PORT", "SUPABASE_HOSTNAME",

@@ -7,7 +7,8 @@ DEFAULT_IMAGES: dict[str, str] = {
     # same release; .github/workflows/release.yaml @ v0.32.15 pushes {{version}} with suffix '-rocm', checked 2026-12-01
     "OLLAMA_ROCM_IMAGE": "ollama/ollama:0.32.15-rocm",
     "OPEN_WEBUI_IMAGE": "ghcr.io/open-webui/open-webui:v0.12.4",  # PyPI open-webui 0.12.4, checked 2026-12-01
-    "N8N_IMAGE": "n8nio/n8n:1.119.2",
+    "N8N_IMAGE": "n8nio/n8n:2.41.3",  # npm n8n dist-tags latest, checked 2026-12-01
+    "N8N_RUNNERS_IMAGE": "n8nio/runners:2.41.3",  # n8n-io/n8n docker/images/runners, same release, checked 2026-12-01
     # github searxng/searxng master @ 9fea41204 (2026-08-22): container.yml tags it with searx/version.py's
     # DOCKER_TAG (commit date + short hash), checked 2026-12-01
     "SEARXNG_IMAGE": "searxng/searxng:2026.8.22-9fea41204",

@@ -255,8 +255,8 @@ def up(root: Path, overrides: dict[str, str], timeout: float = 900, quiet: bool 
     dbstate.record(settings)
     prove_supabase_keys(settings, compose)
     try:
-        if n8n_setup.import_once(settings, compose, build_dir(root)):
-            progress_console.print("n8n: imported the starter agent workflow and credentials (once)")
+        for done in n8n_setup.sync(settings, compose, build_dir(root)):
+            progress_console.print(f"n8n: {done}")
     except StackError as exc:
         progress_console.print(f"[yellow]warning:[/yellow] {exc}")
     try:

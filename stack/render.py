@@ -47,6 +47,14 @@ KONG_ENTRYPOINT = (
     "$$0 = substr($$0, RSTART + RLENGTH) } print out $$0 }' "
     "/home/kong/temp.yml > \"$$KONG_DECLARATIVE_CONFIG\" && exec /entrypoint.sh kong docker-start"
 )
+# n8n's owner hash (bcrypt, full of `$`) arrives base64-encoded; decode it from the environment
+# (never argv) into the variable n8n reads, then run the image's own entrypoint.
+N8N_ENTRYPOINT = (
+    "N8N_INSTANCE_OWNER_PASSWORD_HASH=\"$$(node -e \"process.stdout.write(Buffer.from("
+    "process.env.N8N_OWNER_PASSWORD_HASH_B64, 'base64').toString())\")\" && "
+    "export N8N_INSTANCE_OWNER_PASSWORD_HASH && unset N8N_OWNER_PASSWORD_HASH_B64 && "
+    "exec tini -- /docker-entrypoint.sh"
+)
 PRIVATE_SITE_NAMES = {"open-webui": "webui", "n8n": "n8n", "kong": "supabase", "ollama": "ollama",
                       "searxng": "searxng"}
 
@@ -142,6 +150,7 @@ def context(settings: Settings, probe: Any = None) -> dict[str, Any]:
         "caddy_upstreams": sorted({s["upstream"].split(":")[0] for s in sites}),
         "db_init_files": DB_INIT_FILES,
         "kong_entrypoint": KONG_ENTRYPOINT,
+        "n8n_entrypoint": N8N_ENTRYPOINT,
         "services": [s.name for s in enabled],
     }
 
@@ -202,6 +211,8 @@ def _merge(merged: dict[str, Any], fragment: dict[str, Any], origin: str) -> Non
         merged["services"][name] = spec
     for name, spec in (fragment.get("volumes") or {}).items():
         merged["volumes"][name] = spec or {}
+    for name, spec in (fragment.get("networks") or {}).items():
+        merged.setdefault("networks", {})[name] = spec or {}
 
 
 def check_output_dir(out: Path) -> None:

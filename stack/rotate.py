@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stack import dbstate
+from stack import dbstate, n8n_setup
 from stack.compose import Compose
 from stack.config import prepare
 from stack.envfile import EnvFile, write_atomic
@@ -92,4 +92,5 @@ def rotate(root: Path, key: str, compose: Compose) -> dict[str, str]:
     env_file = EnvFile.load(prepared.env_file.path)
     write_atomic(env_file.path, env_file.render(updates), mode=0o600)
     dbstate.record(Settings(root=root, values={**settings.values, **updates}))
+    n8n_setup.after_rotation(Settings(root=root, values={**settings.values, **updates}), set(updates), compose)
     return {k: ROTATABLE.get(k, "derived") for k in updates}

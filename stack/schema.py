@@ -141,6 +141,17 @@ SETTINGS: tuple[Setting, ...] = (
        "saved credentials unreadable.", "secret", secret="alnum:40"),
     _s("N8N_USER_MANAGEMENT_JWT_SECRET", "", "n8n", "Signs n8n login sessions. Generated.", "secret",
        secret="alnum:40"),
+    _s("N8N_OWNER_EMAIL", "owner@localai.local", "n8n", "Login of the n8n owner account, created at the first "
+       "start (nobody can claim it from the sign-up page). `start.py accounts` shows it.", "email", optional=False),
+    _s("N8N_OWNER_PASSWORD", "", "n8n", "Password of the n8n owner. Generated (letters and digits, with an "
+       "uppercase letter and a digit as n8n requires). n8n applies a change here at its next start.", "secret",
+       secret="password:24"),
+    _s("N8N_OWNER_PASSWORD_HASH", "", "n8n", "bcrypt hash of N8N_OWNER_PASSWORD for n8n. Derived automatically; "
+       "do not edit.", "secret", secret="bcrypt:N8N_OWNER_PASSWORD"),
+    _s("N8N_AGENT_PASSWORD", "", "n8n", "Basic auth password (user openwebui) of the starter agent's chat "
+       "webhook, used by the Open WebUI pipe. Generated.", "secret", secret="alnum:32"),
+    _s("N8N_RUNNERS_AUTH_TOKEN", "", "n8n", "Shared secret between n8n and its task runners container (Code "
+       "nodes run there). Generated.", "secret", secret="alnum:40"),
     # -- open webui ------------------------------------------------------------------------
     _s("WEBUI_SECRET_KEY", "", "Open WebUI", "Signs Open WebUI sessions so logins survive a restart. "
        "Generated.", "secret", secret="alnum:40"),

@@ -26,7 +26,8 @@ EXACT_LENGTH = {"VAULT_ENC_KEY": 32, "REALTIME_DB_ENC_KEY": 16}
 MIN_LENGTH = {"JWT_SECRET": 32, "SECRET_KEY_BASE": 64, "PG_META_CRYPTO_KEY": 32, "N8N_ENCRYPTION_KEY": 16,
               "POSTGRES_PASSWORD": 12, "N8N_DB_PASSWORD": 12, "DASHBOARD_PASSWORD": 8,
               "CADDY_BASIC_AUTH_PASSWORD": 8, "WEBUI_SECRET_KEY": 16, "SEARXNG_SECRET": 16,
-              "N8N_USER_MANAGEMENT_JWT_SECRET": 16}
+              "N8N_USER_MANAGEMENT_JWT_SECRET": 16, "N8N_OWNER_PASSWORD": 8, "N8N_AGENT_PASSWORD": 8,
+              "N8N_RUNNERS_AUTH_TOKEN": 16}
 FORBIDDEN = set(" \t$'\"`\\#")
 
 
@@ -68,6 +69,11 @@ def generate(spec: str, values: dict[str, str]) -> str:
     kind, _, arg = spec.partition(":")
     if kind == "alnum":
         return random_alnum(int(arg))
+    if kind == "password":  # letters and digits with at least one digit and one uppercase letter (n8n's rule)
+        value = random_alnum(int(arg))
+        while not (any(c.isdigit() for c in value) and any(c.isupper() for c in value)):
+            value = random_alnum(int(arg))
+        return value
     if kind == "hex":
         return secrets.token_hex(int(arg))
     if kind == "jwt":

@@ -16,6 +16,7 @@ IMAGES = {
     "OLLAMA_IMAGE": "ollama",
     "OPEN_WEBUI_IMAGE": "open-webui",
     "N8N_IMAGE": "n8n",
+    "N8N_RUNNERS_IMAGE": "n8n-runners",
     "SEARXNG_IMAGE": "searxng",
     "CADDY_IMAGE": "caddy",
     "SUPABASE_DB_IMAGE": "postgres",

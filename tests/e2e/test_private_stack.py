@@ -192,9 +192,11 @@ def test_n8n_imports_ran_once_and_not_on_rerun(private_stack):
         return [json.loads(line)["cmd"] for line in text.splitlines() if line.strip()]
 
     first = imports()
-    assert sorted(first) == ["import:credentials", "import:workflow"], first
+    assert first.count("import:workflow") == 1, first
     assert private_stack.start("up", "--timeout", UP_TIMEOUT).returncode == 0
-    assert imports() == first
+    again = imports()
+    assert again.count("import:workflow") == 1, "the starter workflow is in the database: never imported over"
+    assert again.count("import:credentials") == first.count("import:credentials") + 1, "credentials follow .env"
 
 
 def test_a_failed_pull_is_reported_and_the_stack_still_comes_up(private_stack):

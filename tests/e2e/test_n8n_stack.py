@@ -1,0 +1,139 @@
+"""n8n in a private stack on the real engine (tests run in order): owner from .env, runners
+isolated, starter agent imported once from what the database holds, active, reachable by the
+Open WebUI pipe's URL with basic auth, and our credentials following `secrets rotate`."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+import requests
+
+from tests.conftest import read_env_file
+from tests.e2e.conftest import UP_TIMEOUT, make_stack
+
+PORT = 25679
+CHAT = f"http://127.0.0.1:{PORT}/webhook/localai-agent/chat"
+PORTS = {"WEBUI_PORT": "23001", "N8N_PORT": str(PORT), "SUPABASE_PORT": "28001", "OLLAMA_PORT": "21435",
+         "SEARXNG_PORT": "28082", "POSTGRES_PORT": "25433", "CADDY_PORT": "28881"}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    s = make_stack(tmp_path_factory, "n8n", PORTS)
+    try:
+        yield s
+    finally:
+        s.destroy()
+
+
+def _env(stack) -> dict[str, str]:
+    return read_env_file(stack.root / ".env")
+
+
+def _sql(stack, sql: str) -> str:
+    """As n8n's own role, on its own database (the password travels in the environment)."""
+    cid = stack.containers()["db"]["Id"]
+    result = subprocess.run(["docker", "exec", "-e", "PGPASSWORD", cid, "psql", "-h", "127.0.0.1", "-U", "n8n",
+                             "-d", "n8n", "-v", "ON_ERROR_STOP=1", "-tAc", sql],
+                            env={**os.environ, "PGPASSWORD": _env(stack)["N8N_DB_PASSWORD"]},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def _imports(stack, cmd: str) -> int:
+    text = stack.exec("n8n", "sh", "-c", "cat /home/node/.n8n/double-imports.log 2>/dev/null || true")
+    return sum(1 for line in text.splitlines() if line.strip() and json.loads(line)["cmd"] == cmd)
+
+
+def _session(stack) -> requests.Session:
+    env = _env(stack)
+    session = requests.Session()
+    login = session.post(f"http://127.0.0.1:{PORT}/rest/login", timeout=10,
+                         json={"emailOrLdapLoginId": env["N8N_OWNER_EMAIL"], "password": env["N8N_OWNER_PASSWORD"]})
+    assert login.status_code == 200, login.text
+    return session
+
+
+def _starter(stack) -> dict:
+    return _session(stack).get(f"http://127.0.0.1:{PORT}/rest/workflows/localaiStarterAgent", timeout=10).json()["data"]
+
+
+def _up(stack) -> str:
+    result = stack.start("up", "--timeout", UP_TIMEOUT)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout + result.stderr
+
+
+def test_up_imports_and_activates_the_starter_agent(stack):
+    output = _up(stack)
+    assert "n8n: imported and activated the starter agent workflow" in output
+    states = stack.containers()
+    for service in ("n8n", "n8n-runners"):
+        assert states[service]["State"]["Health"]["Status"] == "healthy", service
+    assert _starter(stack)["active"] is True
+    assert (_imports(stack, "import:workflow"), _imports(stack, "import:credentials")) == (1, 1)
+
+
+def test_nobody_can_claim_the_owner_and_the_owner_can_log_in(stack):
+    claim = requests.post(f"http://127.0.0.1:{PORT}/rest/owner/setup", timeout=10,
+                          json={"email": "stranger@example.com", "password": "Stranger123", "firstName": "a",
+                                "lastName": "b"})
+    assert claim.status_code == 400 and claim.json()["message"] == "Instance owner already setup"
+    _session(stack)
+
+
+def test_the_pipe_contract_url_and_basic_auth(stack):
+    message = {"action": "sendMessage", "sessionId": "e2e-chat", "chatInput": "hello"}
+    assert requests.post(CHAT, json=message, timeout=30).status_code == 401
+    assert requests.post(CHAT, json=message, auth=("openwebui", "wrong"), timeout=30).status_code == 403
+    answer = requests.post(CHAT, json=message, auth=("openwebui", _env(stack)["N8N_AGENT_PASSWORD"]), timeout=120)
+    # the Ollama double runs no model: the agent reaches it and fails like n8n does when a model fails
+    assert (answer.status_code, answer.json()) == (500, {"message": "Error in workflow"}) \
+        or (answer.status_code == 200 and isinstance(answer.json().get("output"), str)), answer.text
+    assert "Ollama Chat Model" in stack.start("logs", "n8n").stdout or answer.status_code == 200
+
+
+def test_code_nodes_cannot_reach_secrets_or_the_network(stack):
+    runners_env = stack.exec("n8n-runners", "env")
+    for key in ("N8N_ENCRYPTION_KEY", "DB_POSTGRESDB_PASSWORD", "N8N_USER_MANAGEMENT_JWT_SECRET"):
+        assert key not in runners_env
+    probe = ("import socket\ntry:\n socket.create_connection(('db', 5432), 3)\n print('reached')\n"
+             "except OSError:\n print('no')")
+    assert stack.exec("n8n-runners", "python3", "-c", probe).strip() == "no"
+    n8n_env = dict(e.split("=", 1) for e in stack.containers()["n8n"]["Config"]["Env"])
+    assert n8n_env["N8N_BLOCK_ENV_ACCESS_IN_NODE"] == "true" and "OLLAMA_BASE_URL" not in n8n_env
+    assert stack.exec("n8n", "stat", "-c", "%a", "/home/node/.n8n/config").strip() == "600"
+
+
+def test_a_second_up_keeps_the_users_workflow_and_refreshes_credentials(stack):
+    session = _session(stack)
+    off = session.post(f"http://127.0.0.1:{PORT}/rest/workflows/localaiStarterAgent/deactivate", json={}, timeout=10)
+    assert off.status_code == 200  # the user switched it off: that is their choice
+    stack.exec("n8n", "rm", "-f", "/home/node/.n8n/.localai-imported")
+    _up(stack)
+    assert _imports(stack, "import:workflow") == 1, "a workflow the user has is never imported over"
+    assert _imports(stack, "import:credentials") == 2
+    assert _starter(stack)["active"] is False
+
+
+def test_a_reset_database_gets_the_starter_agent_again(stack):
+    _sql(stack, "DELETE FROM n8n_double_workflows WHERE id = 'localaiStarterAgent'")
+    assert "n8n: imported and activated the starter agent workflow" in _up(stack)
+    assert _starter(stack)["active"] is True
+
+
+@pytest.mark.parametrize(("key", "credential", "field", "value_key"), [
+    ("N8N_DB_PASSWORD", "localaiPostgres", "password", "N8N_DB_PASSWORD"),
+    ("JWT_SECRET", "localaiSupabase", "serviceRole", "SERVICE_ROLE_KEY"),
+])
+def test_rotation_updates_our_saved_credentials(stack, key, credential, field, value_key):
+    before = _env(stack)[value_key]
+    result = stack.start("secrets", "rotate", key, "--yes")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    after = _env(stack)[value_key]
+    assert after != before
+    saved = _sql(stack, f"SELECT data->>'{field}' FROM n8n_double_credentials WHERE id = '{credential}'")
+    assert saved == after, f"{credential} still holds the old {value_key}"
