@@ -127,3 +127,26 @@ def test_never_ready_variant_never_answers_ready(spawn, tmp_path):
     ollama = spawn("ollama", "serve", env=env, port=port)
     assert ollama.get("/").status == 503
     assert run_cli("ollama", "list", env=env, home=tmp_path).returncode != 0
+
+
+def test_chat_streams_a_fixed_reply_for_a_pulled_model_only(spawn, tmp_path):
+    port = free_port()
+    ollama = spawn("ollama", "serve", env=_env(tmp_path, port), port=port)
+    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "x"},
+                {"role": "user", "content": "again"}]
+    missing = call("POST", port, "/api/chat", {"model": "tinyllama", "messages": messages})
+    assert missing.status == 404 and "not found" in missing.json()["error"]
+    _pull(port, "tinyllama")
+    _pull(port, "nomic-embed-text")
+    streamed = call("POST", port, "/api/chat", {"model": "tinyllama", "messages": messages})
+    assert streamed.status == 200 and streamed.headers["content-type"] == "application/x-ndjson"
+    parts = [json.loads(line) for line in streamed.text.splitlines() if line.strip()]
+    assert [p["done"] for p in parts][-1] is True and not any(p["done"] for p in parts[:-1])
+    assert parts[-1]["done_reason"] == "stop"
+    text = "".join(p["message"]["content"] for p in parts)
+    assert text == "Hello from the Ollama double (turn 2): again"
+    whole = call("POST", port, "/api/chat", {"model": "tinyllama", "messages": messages, "stream": False})
+    assert whole.json()["message"] == {"role": "assistant", "content": text} and whole.json()["done"] is True
+    embed = call("POST", port, "/api/chat", {"model": "nomic-embed-text", "messages": messages})
+    assert embed.status == 400 and embed.json()["error"] == '"nomic-embed-text" does not support chat'
+    ollama.stop()

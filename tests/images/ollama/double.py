@@ -187,6 +187,36 @@ def _prune_blobs() -> None:
             blob.unlink(missing_ok=True)
 
 
+def fixed_reply(messages: list[object]) -> str:
+    """The double runs no model: a fixed answer that shows which turn of the chat it saw."""
+    users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+    last = str(users[-1].get("content", "")) if users else ""
+    return f"Hello from the Ollama double (turn {len(users)}): {last}"
+
+
+def _chat(body: object, raw: str):
+    """POST /api/chat as ollama v0.32.15 answers it: ChatResponse objects (api/types.go:520-556,
+    Metrics :557-564), streamed as NDJSON unless "stream": false; an embedding model cannot chat
+    (server/routes.go:2634-2637). Tool capability is not modelled: the double has no templates."""
+    body = body if isinstance(body, dict) else {}
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return reply(400, {"error": "messages is required"})
+    if "embed" in raw or "minilm" in raw:
+        return reply(400, {"error": f"{raw!r} does not support chat".replace("'", '"')})
+    text = fixed_reply(messages)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    words = text.split(" ")
+    final = {"model": raw, "created_at": stamp, "message": {"role": "assistant", "content": ""}, "done": True,
+             "done_reason": "stop", "total_duration": 1_000_000, "eval_count": len(words)}
+    if body.get("stream") is False:
+        return reply(200, {**final, "message": {"role": "assistant", "content": text}})
+    parts = [{"model": raw, "created_at": stamp, "message": {"role": "assistant",
+                                                            "content": w + (" " if i < len(words) - 1 else "")},
+              "done": False} for i, w in enumerate(words)]
+    return ndjson([*parts, final])
+
+
 def handle(request):
     if NEVER_READY:
         return reply(503, {"error": "server is still loading (planted fault: it never becomes ready)"})
@@ -235,10 +265,13 @@ def handle(request):
                            "details": found[0]["details"], "model_info": {"general.architecture": "double"},
                            "modified_at": found[0]["modified_at"]})
     if path in ("/api/generate", "/api/chat", "/api/embed", "/api/embeddings") and method == "POST":
-        raw = _requested(request.json())
+        body = request.json()
+        raw = _requested(body)
         name = Name.parse(raw)
         if not name or not name.manifest.is_file():
             return reply(404, {"error": f"model \"{raw}\" not found, try pulling it first"})
+        if path == "/api/chat":
+            return _chat(body, raw)
         return reply(501, {"error": "the Ollama contract double does not run models"})
     return reply(404, "404 page not found")
 
