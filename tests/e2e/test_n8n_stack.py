@@ -141,3 +141,29 @@ def test_rotation_updates_our_saved_credentials(stack, key, credential, field, v
     assert after != before
     saved = _sql(stack, f"SELECT data->>'{field}' FROM n8n_double_credentials WHERE id = '{credential}'")
     assert saved == after, f"{credential} still holds the old {value_key}"
+
+
+def test_the_rendered_pipe_chats_with_the_starter_agent_keeping_memory_per_chat(stack):
+    """The pipe start.py installs in Open WebUI, run as Open WebUI runs it, against this n8n."""
+    import asyncio
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("n8n_pipe", stack.root / "build/open-webui/n8n_pipe.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    pipe = module.Pipe()
+    assert pipe.valves.n8n_url == "http://n8n:5678/webhook/localai-agent/chat"
+    # from the host, the same webhook is at the published port; the password is what start.py sets
+    pipe.valves.n8n_url, pipe.valves.n8n_password = CHAT, _env(stack)["N8N_AGENT_PASSWORD"]
+
+    def ask(text: str, chat: str, history: list[dict]) -> str:
+        history.append({"role": "user", "content": text})
+        answer = asyncio.run(pipe.pipe({"messages": list(history)}, __chat_id__=chat))
+        history.append({"role": "assistant", "content": answer})
+        return answer
+
+    first: list[dict] = []
+    assert ask("hi", "chat-a", first) == "Hello from the Ollama double (turn 1): hi"
+    assert ask("more", "chat-a", first) == "Hello from the Ollama double (turn 2): more"
+    assert ask("hi", "chat-b", []) == "Hello from the Ollama double (turn 1): hi"
+    assert asyncio.run(pipe.pipe({"messages": first}, __chat_id__="chat-a", __task__="title_generation")) == ""
