@@ -3,6 +3,7 @@ locally built test images supplied through the *_IMAGE settings."""
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import subprocess
 import sys
@@ -31,7 +32,8 @@ IMAGES = {
 }
 PRIVATE_PORTS = {"WEBUI_PORT": "23000", "N8N_PORT": "25678", "SUPABASE_PORT": "28000", "OLLAMA_PORT": "21434",
                  "SEARXNG_PORT": "28081", "POSTGRES_PORT": "25432", "CADDY_PORT": "28880"}
-UP_TIMEOUT = "600"
+# The mutation runner shortens it: a planted never-healthy service should fail fast there.
+UP_TIMEOUT = os.environ.get("LOCALAI_E2E_UP_TIMEOUT", "600")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

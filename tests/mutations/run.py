@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import os
 import shutil
 import subprocess
 import sys
@@ -43,8 +44,9 @@ def run_fault(fault: Fault) -> tuple[bool, float, str]:
         started = time.monotonic()
         with LOCK.open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
+            env = {**os.environ, "LOCALAI_E2E_UP_TIMEOUT": "240"}
             proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-                                   *fault.tests], cwd=root, capture_output=True, text=True, timeout=3600)
+                                   *fault.tests], cwd=root, env=env, capture_output=True, text=True, timeout=3600)
         lines = [line for line in proc.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]
         return proc.returncode != 0, time.monotonic() - started, (lines[0] if lines else proc.stdout[-200:])
 
