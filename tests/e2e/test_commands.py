@@ -94,9 +94,14 @@ def test_every_rotatable_secret_rotates_and_the_stack_keeps_working(cmd_stack, k
                                                                            for s, c in states.items()}
     _ok(cmd_stack.start("supabase", "check"))
     if key == "JWT_SECRET":
-        url = f"http://127.0.0.1:{PRIVATE_PORTS['SUPABASE_PORT']}/rest/v1/"
-        assert requests.get(url, headers={"apikey": old["ANON_KEY"]}, timeout=10).status_code == 401
-        assert requests.get(url, headers={"apikey": new["ANON_KEY"]}, timeout=10).status_code == 200
+        url = f"http://127.0.0.1:{PRIVATE_PORTS['SUPABASE_PORT']}/rest/v1/rpc/localai_whoami"
+
+        def whoami(key: str) -> requests.Response:
+            return requests.post(url, json={}, timeout=10, headers={"apikey": key, "Authorization": f"Bearer {key}"})
+
+        assert whoami(old["ANON_KEY"]).status_code == 401
+        answer = whoami(new["ANON_KEY"])
+        assert answer.status_code == 200 and answer.json() == "anon", answer.text
     if key == "POSTGRES_PASSWORD":
         assert _psql_tcp(cmd_stack, "supabase_admin", new[key]).returncode == 0
         assert _psql_tcp(cmd_stack, "supabase_admin", old[key]).returncode != 0
@@ -130,7 +135,9 @@ def host_ollama():
 
 
 def test_profile_none_uses_the_ollama_on_the_host(tmp_path_factory, host_ollama):
-    stack = make_stack(tmp_path_factory, "none", {**PRIVATE_PORTS, "OLLAMA_HOST_URL": host_ollama})
+    # its own ports: the module's other stack is still running
+    ports = {key: str(int(value) + 2) for key, value in PRIVATE_PORTS.items()}
+    stack = make_stack(tmp_path_factory, "none", {**ports, "OLLAMA_HOST_URL": host_ollama})
     try:
         result = stack.start("up", "--profile", "none", "--timeout", UP_TIMEOUT)
         _ok(result)
