@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from stack import dbstate, n8n_setup, ollama, supabase_check
+from stack import dbstate, n8n_setup, ollama, pgupgrade, supabase_check
 from stack.catalogue import BY_NAME, Service, enabled_services, user_url
 from stack.compose import Compose, check_docker
 from stack.config import prepare
@@ -247,6 +247,7 @@ def up(root: Path, overrides: dict[str, str], timeout: float = 900, quiet: bool 
     report = UpReport(settings=settings, readiness={})
     report.seconds_control_plane = time.monotonic() - t0
     ensure_images(settings, compose)
+    pgupgrade.check_major(settings)
     proc = compose.start_up()
     wait_until_ready(settings, compose, proc, timeout, report)
     dbstate.record(settings)
@@ -390,18 +391,25 @@ def restore(root: Path, path: Path, yes: bool) -> None:
 
 
 def update(root: Path, take_backup: bool = True, timeout: float = 900) -> Path | None:
-    """Backup, fetch the pinned images, recreate only what changed, wait until ready."""
+    """Fetch the pinned images, refuse early if the database cannot be moved, back up, move the
+    database to a new Postgres major version if the pins changed it, recreate what changed."""
     settings = existing_settings(root)
     compose = compose_for(settings)
+    progress_console.print("Fetching the pinned images (those already present are kept)...")
+    compose.run("pull", "--policy", "missing", "--quiet", timeout=3600)
+    move = pgupgrade.plan(settings, dbstate.recorded_db_image(settings), root / "backups")
     archive = None
     running = any(s.state == "running" for s in compose.states().values())
     if take_backup and running:
         archive = backup(root, None)
     elif take_backup:
         progress_console.print("The stack is not running: no backup taken (nothing is changing data).")
-    progress_console.print("Fetching the pinned images (those already present are kept)...")
-    compose.run("pull", "--policy", "missing", "--quiet", timeout=3600)
+    if move:
+        for note in pgupgrade.migrate(move, settings, compose, root / "backups", progress_console.print):
+            progress_console.print(f"  note: the new image's own setup added rows: {note}")
     up(root, {}, timeout=timeout)
+    if move:
+        console.print(pgupgrade.rollback_text(move))
     if archive:
         console.print(f"Roll back: put the previous *_IMAGE pins (or project version) back, then "
                       f"`python start.py restore {archive} --yes`.")
