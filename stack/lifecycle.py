@@ -405,11 +405,14 @@ def update(root: Path, take_backup: bool = True, timeout: float = 900) -> Path |
     elif take_backup:
         progress_console.print("The stack is not running: no backup taken (nothing is changing data).")
     if move:
-        for note in pgupgrade.migrate(move, settings, compose, root / "backups", progress_console.print):
-            progress_console.print(f"  note: the new image's own setup added rows: {note}")
+        def say(text: str) -> None:
+            progress_console.print(text, soft_wrap=True, markup=False, highlight=False)
+
+        for note in pgupgrade.migrate(move, settings, compose, root / "backups", say):
+            say(f"  note: the new image's own setup added rows: {note}")
     up(root, {}, timeout=timeout)
     if move:
-        console.print(pgupgrade.rollback_text(move))
+        console.print(pgupgrade.rollback_text(move), soft_wrap=True, markup=False, highlight=False)
     if archive:
         console.print(f"Roll back: put the previous *_IMAGE pins (or project version) back, then "
                       f"`python start.py restore {archive} --yes`.")

@@ -481,10 +481,12 @@ def migrate(plan: Plan, settings: Settings, compose: Compose, work_root: Path,
             f"keeping the Postgres {plan.volume_major} data as volumes {plan.kept_data} and {plan.kept_config}")
         _keep_copy(plan, plan.data_volume, plan.kept_data)
         _keep_copy(plan, plan.config_volume, plan.kept_config)
-    except (StackError, OSError) as exc:
+    except (StackError, OSError, KeyboardInterrupt) as exc:
         for kept in (plan.kept_data, plan.kept_config):
             runner.run(["docker", "volume", "rm", kept], check=False, timeout=120)
         shutil.rmtree(work, ignore_errors=True)
+        if isinstance(exc, KeyboardInterrupt):
+            raise
         raise StackError(f"cannot move the database to Postgres {plan.new_major}: {exc}; the data was not changed "
                          "and the stack is stopped", stderr=getattr(exc, "stderr", ""), hint=stay) from exc
     try:
@@ -495,8 +497,10 @@ def migrate(plan: Plan, settings: Settings, compose: Compose, work_root: Path,
         lost, grew = compare(before, after)
         if lost:
             raise StackError(f"the restored database lacks {len(lost)} item(s), first: {lost[0]}")
-    except (StackError, OSError) as exc:
-        _put_back(plan, compose)
+    except (StackError, OSError, KeyboardInterrupt) as exc:
+        _put_back(plan, compose)   # the old data goes back before anything else, even on Ctrl-C
+        if isinstance(exc, KeyboardInterrupt):
+            raise
         raise StackError(f"moving the database to Postgres {plan.new_major} failed: {exc}; the Postgres "
                          f"{plan.volume_major} data was put back (a copy stays in {plan.kept_data})",
                          stderr=getattr(exc, "stderr", ""),
