@@ -20,9 +20,14 @@ BEGIN
       ('supabase_auth_admin',      'LOGIN NOINHERIT CREATEROLE',                             true),
       ('supabase_storage_admin',   'LOGIN NOINHERIT CREATEROLE',                             true),
       ('supabase_functions_admin', 'LOGIN NOINHERIT CREATEROLE',                             true),
-      ('supabase_realtime_admin',  'NOLOGIN NOINHERIT',                                      false),
       ('pgbouncer',                'LOGIN',                                                  true)
     ) AS t(name, options, always_set_password)
+    -- Not supabase_realtime_admin: Realtime's own migration creates it when it is missing
+    -- (supabase/realtime v2.78.15 lib/realtime/tenants/repo/migrations/
+    -- 20240401105812_create_realtime_admin_and_move_ownership.ex:11-17, NOINHERIT NOLOGIN
+    -- NOREPLICATION), and newer supabase/postgres images create it with other flags
+    -- (init-scripts/00000000000003-realtime-schema.sql: LOGIN REPLICATION CREATEROLE). Whoever
+    -- owns the role makes it; a copy of ours would only shadow theirs.
   LOOP
     created := NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r.name);
     IF created THEN
