@@ -68,6 +68,27 @@ def test_compare_finds_lost_rows_tables_roles_and_databases() -> None:
     assert grew == ["postgres:auth.users: 2 rows before, 5 after"]
 
 
+def test_compare_finds_lost_views_functions_and_policies() -> None:
+    before = Facts(objects=["postgres:view public.v", "postgres:function public.f(integer)",
+                            "postgres:policy public.notes.owner_only"])
+    after = Facts(objects=["postgres:view public.v", "postgres:function public.f(integer)",
+                           "postgres:function public.new_in_17()"])
+    assert pgupgrade.compare(before, after) == (["postgres:policy public.notes.owner_only"], [])
+
+
+def test_only_unexpected_restore_errors_are_reported() -> None:
+    log = "\n".join([
+        'ERROR:  role "anon" cannot be dropped because some objects depend on it',
+        "DETAIL:  privileges for schema public",
+        "ERROR:  current user cannot be dropped",
+        'ERROR:  role "supabase_admin" already exists',
+        'ERROR:  extension "plv8" is not available',
+        'ERROR:  role "x" already exists; and more',
+    ])
+    assert pgupgrade.unexpected_errors(log) == ['ERROR:  extension "plv8" is not available',
+                                                'ERROR:  role "x" already exists; and more']
+
+
 def test_extensions_postgres_17_lacks_are_named_with_their_database() -> None:
     facts = Facts(extensions={"postgres": ["plpgsql", "plv8", "vector"], "n8n": ["plpgsql", "timescaledb"]})
     assert pgupgrade.gone_extensions(facts, 17) == ["plv8 (database postgres)", "timescaledb (database n8n)"]
