@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from stack import dbstate, n8n_setup, ollama, pgupgrade, supabase_check
+from stack import dbstate, n8n_setup, ollama, pgmove, pgupgrade, supabase_check
 from stack.catalogue import BY_NAME, Service, enabled_services, user_url
 from stack.compose import Compose, check_docker
 from stack.config import prepare
@@ -403,16 +403,19 @@ def update(root: Path, take_backup: bool = True, timeout: float = 900) -> Path |
     if take_backup and running:
         archive = backup(root, None)
     elif take_backup:
-        progress_console.print("The stack is not running: no backup taken (nothing is changing data).")
+        progress_console.print("The stack is not running: no backup taken " + (
+            "(the database's old volume is kept by the move)." if move else "(nothing is changing data)."))
     if move:
         def say(text: str) -> None:
             progress_console.print(text, soft_wrap=True, markup=False, highlight=False)
 
-        for note in pgupgrade.migrate(move, settings, compose, root / "backups", say):
+        for note in pgmove.migrate(move, settings, compose, root / "backups", say):
             say(f"  note: the new image's own setup added rows: {note}")
-    up(root, {}, timeout=timeout)
-    if move:
-        console.print(pgupgrade.rollback_text(move), soft_wrap=True, markup=False, highlight=False)
+    try:
+        up(root, {}, timeout=timeout)
+    finally:
+        if move:  # the way back is shown even when a service then fails to come up
+            console.print(pgupgrade.rollback_text(move), soft_wrap=True, markup=False, highlight=False)
     if archive:
         console.print(f"Roll back: put the previous *_IMAGE pins (or project version) back, then "
                       f"`python start.py restore {archive} --yes`.")

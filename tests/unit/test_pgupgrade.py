@@ -1,6 +1,6 @@
 """The decisions of the Postgres major-version move (stack/pgupgrade.py), without Docker.
 
-The Docker steps themselves run for real in tests/e2e/test_upgrade.py.
+The Docker steps themselves (stack/pgmove.py) run for real in tests/e2e/test_upgrade.py.
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stack import pgupgrade
+from stack import pgmove, pgupgrade
 from stack.pgupgrade import Facts, Plan
 
 GIB = 1024 * 1024  # KiB
@@ -134,6 +134,6 @@ def test_rollback_text_gives_exact_commands_that_parse_back_to_the_copy_commands
 
 
 def test_the_password_reaches_containers_by_name_only() -> None:
-    flags = pgupgrade._env_flags()
+    flags = pgmove._env_flags()
     assert flags == ["-e", "PGPASSWORD", "-e", "POSTGRES_PASSWORD"]
     assert all("=" not in flag for flag in flags)
