@@ -33,6 +33,8 @@ from stack.pgupgrade import (
     compare,
     copy_command,
     gone_extensions,
+    gone_message,
+    psql_argv,
     unexpected_errors,
     volume_exists,
 )
@@ -48,11 +50,6 @@ def _env_flags() -> list[str]:
     return [flag for name in PASSWORD_VARS for flag in ("-e", name)]
 
 
-def _psql_argv(database: str, sql: str) -> list[str]:
-    return ["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", "localhost", "-U", SUPERUSER, "-d", database,
-            "-c", sql]
-
-
 class Server:
     """A way to run psql against one running server (the old temp container or the compose db)."""
 
@@ -61,7 +58,7 @@ class Server:
         self.env = env
 
     def query(self, database: str, sql: str) -> list[str]:
-        result = runner.run([*self.prefix, *_psql_argv(database, sql)], env=self.env, timeout=3600)
+        result = runner.run([*self.prefix, *psql_argv(database, sql)], env=self.env, timeout=3600)
         return [line for line in result.stdout.splitlines() if line]
 
     def ready(self) -> bool:
@@ -156,9 +153,7 @@ def _dump_old(plan: Plan, settings: Settings, dump: Path) -> Facts:
         before = server.facts()
         gone = gone_extensions(before, plan.new_major)
         if gone:
-            raise StackError(f"Postgres {plan.new_major} has no {', '.join(gone)}: drop "
-                             f"{'them' if len(gone) > 1 else 'it'} (DROP EXTENSION ... CASCADE) on Postgres "
-                             f"{plan.volume_major} first")
+            raise StackError(gone_message(gone, plan.volume_major, plan.new_major))
         with dump.open("wb") as out:
             os.chmod(dump, 0o600)
             proc = subprocess.run(["docker", "run", "--rm", "--network", f"container:{old}", *_env_flags(),

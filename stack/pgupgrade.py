@@ -267,6 +267,31 @@ def _db_container_images(project: str) -> list[tuple[str, str]]:
     return found
 
 
+def psql_argv(database: str, sql: str) -> list[str]:
+    """psql as the image's superuser over loopback, which supabase/postgres trusts (pg_hba.conf.j2)."""
+    return ["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", "localhost", "-U", SUPERUSER, "-d", database,
+            "-c", sql]
+
+
+def running_extensions(project: str) -> dict[str, list[str]] | None:
+    """Extensions per database of the running db container (the old server), or None if it is not running."""
+    ids = runner.run(["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={project}",
+                      "--filter", "label=com.docker.compose.service=db"], timeout=30).stdout.split()
+    if not ids:
+        return None
+    prefix = ["docker", "exec", ids[0]]
+    found: dict[str, list[str]] = {}
+    for database in runner.run([*prefix, *psql_argv("postgres", DATABASES_SQL)], timeout=120).stdout.split():
+        found[database] = runner.run([*prefix, *psql_argv(database, EXTENSIONS_SQL)], timeout=120).stdout.split()
+    return found
+
+
+def gone_message(gone: list[str], old_major: int, new_major: int) -> str:
+    return (f"Postgres {new_major} has no {', '.join(gone)}: drop "
+            f"{'them' if len(gone) > 1 else 'it'} (DROP EXTENSION ... CASCADE) on Postgres {old_major} first, "
+            "then run `python start.py update` again")
+
+
 def candidates(container_images: list[tuple[str, str]], recorded: str | None, major: int) -> list[tuple[str, str]]:
     """Old images to try, best first, as (what to run, what to pin in .env): the db container's, the
     one recorded at the last `up`, the old default pin."""
@@ -312,6 +337,11 @@ def plan(settings: Settings, recorded_image: str | None, work_root: Path) -> Pla
         raise StackError(f"the database volume holds Postgres {old_major} data, {new_image} is Postgres {new_major}, "
                          f"and no Postgres {old_major} image is here to dump it with (tried: {shown}); nothing was "
                          f"changed; pull or load that image, or set SUPABASE_DB_IMAGE back to it in .env")
+    in_use = running_extensions(project)
+    gone = gone_extensions(Facts(extensions=in_use or {}), new_major)
+    if gone:
+        raise StackError(f"cannot move the database to Postgres {new_major}: "
+                         f"{gone_message(gone, old_major, new_major)}; nothing was changed")
     used, docker_free = _volume_space(data_volume, new_image)
     probe = next(p for p in (work_root, *work_root.parents) if p.exists())
     problem = disk_problem(used, docker_free, shutil.disk_usage(probe).free // 1024, work_root)

@@ -5,7 +5,8 @@ A real Postgres 15 (localai-test/postgres15, Debian bookworm) and a real Postgre
 order on one stack:
 1. the stack comes up on Postgres 15 and data is written everywhere it lives;
 2. with the Postgres 15 image gone, `update` refuses and changes nothing (and `up` refuses too);
-3. a move that would lose a view puts the Postgres 15 data back;
+3. an extension Postgres 17 lacks is refused while the stack runs on, untouched;
+   a move that would lose a view puts the Postgres 15 data back;
 4. without that view, `update` moves the volume to 17: every row, role and database is there, n8n and
    Open WebUI keep their data, the old volume is kept and named, the rollback is printed;
 5. the printed rollback brings Postgres 15 and the old data back.
@@ -114,11 +115,31 @@ def test_without_the_postgres_15_image_update_refuses_and_changes_nothing(upgrad
     assert upgrade_stack.containers() == {}
 
 
-def test_a_move_that_would_lose_something_puts_the_old_data_back(upgrade_stack):
+def test_an_extension_postgres_17_lacks_is_refused_before_anything_stops(upgrade_stack):
     docker("tag", OLD_IMAGE, upgrade_stack.old_tag)
     set_db_image(upgrade_stack, upgrade_stack.old_tag)
     result = upgrade_stack.start("up", "--timeout", UP_TIMEOUT)   # back on 15, running, as a user has it
     assert result.returncode == 0, result.stderr[-3000:]
+    sql(upgrade_stack, "CREATE EXTENSION adminpack", "n8n")   # removed in PostgreSQL 17
+    set_db_image(upgrade_stack, NEW_IMAGE)
+    env_before = (upgrade_stack.root / ".env").read_bytes()
+    ids_before = {s: c["Id"] for s, c in upgrade_stack.containers().items()}
+    volumes_before = volumes(upgrade_stack)
+
+    result = upgrade_stack.start("update", "--timeout", UP_TIMEOUT, timeout=900)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith(("error:", "hint:", "Traceback"))]
+    assert len(errors) == 1 and "adminpack (database n8n)" in errors[0] and "nothing was changed" in errors[0], errors
+    assert {s: c["Id"] for s, c in upgrade_stack.containers().items()} == ids_before
+    assert all(c["State"]["Running"] for c in upgrade_stack.containers().values())
+    assert (upgrade_stack.root / ".env").read_bytes() == env_before
+    assert volumes(upgrade_stack) == volumes_before
+    assert not list((upgrade_stack.root / "backups").glob("*"))   # refused before the backup, too
+    sql(upgrade_stack, "DROP EXTENSION adminpack", "n8n")
+    set_db_image(upgrade_stack, upgrade_stack.old_tag)
+
+
+def test_a_move_that_would_lose_something_puts_the_old_data_back(upgrade_stack):
     # A monitoring view on a column Postgres 17 moved to pg_stat_checkpointer: it cannot be restored.
     sql(upgrade_stack, "CREATE VIEW e2e_checkpoints AS SELECT buffers_checkpoint FROM pg_stat_bgwriter")
     set_db_image(upgrade_stack, NEW_IMAGE)
