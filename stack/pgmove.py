@@ -35,6 +35,7 @@ from stack.pgupgrade import (
     gone_extensions,
     gone_message,
     psql_argv,
+    rollback_text,
     unexpected_errors,
     volume_exists,
 )
@@ -224,7 +225,14 @@ def migrate(plan: Plan, settings: Settings, compose: Compose, work_root: Path,
         if lost:
             raise StackError(f"the restored database lacks {len(lost)} item(s), first: {lost[0]}")
     except (StackError, OSError, KeyboardInterrupt) as exc:
-        _put_back(plan, compose)   # the old data goes back before anything else, even on Ctrl-C
+        try:
+            _put_back(plan, compose)   # the old data goes back before anything else, even on Ctrl-C
+        except StackError as again:
+            steps = [line.strip() for line in rollback_text(plan).splitlines()[1:6]]
+            raise StackError(f"moving the database to Postgres {plan.new_major} failed ({exc}), and putting the "
+                             f"old data back failed too ({again}); the Postgres {plan.volume_major} data is safe in "
+                             f"{plan.kept_data} and {plan.kept_config}", hint="put it back: " + "; ".join(steps)
+                             ) from exc
         if isinstance(exc, KeyboardInterrupt):
             raise
         raise StackError(f"moving the database to Postgres {plan.new_major} failed: {exc}; the Postgres "

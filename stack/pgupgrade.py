@@ -10,14 +10,16 @@ gets it:
 
 1. Before anything changes: read PG_VERSION in the volume, the new image's major version, find the
    old image (the db container's, the one recorded at the last `up`, or the old default pin), check
-   disk space and extensions Postgres 17 no longer has. Refuse with one line if any is missing.
+   disk space and (on the running server) extensions Postgres 17 no longer has. Refuse with one
+   line, saying what to do, if anything is missing.
 2. The stack goes down; the old image serves the old volume in a container with no network; the
    NEW image's pg_dumpall dumps it (PostgreSQL docs, "Upgrading a PostgreSQL Cluster": use the
-   newer version's pg_dump/pg_dumpall). Row counts of every table, roles and databases are taken.
+   newer version's pg_dump/pg_dumpall). Databases, roles, every table's row count and every view,
+   function, policy, trigger and index are listed.
 3. The old volumes are copied, byte for byte and checked, to <project>_db_data_pg<N>_<date> (Docker
    cannot rename a volume and Compose fixes the name), then <project>_db_data is removed.
 4. Compose starts the db service on the new image and a fresh volume (init scripts run), the dump is
-   loaded as supabase_admin, and the counts, roles and databases are compared. On any mismatch the
+   loaded as supabase_admin, and the lists are compared: anything missing, or fewer rows, and the
    old data is put back and the error says how to stay on the old image.
 
 supabase/postgres facts used (supabase/postgres @ eeea0682, Dockerfile-17): POSTGRES_USER is
@@ -280,9 +282,13 @@ def running_extensions(project: str) -> dict[str, list[str]] | None:
     if not ids:
         return None
     prefix = ["docker", "exec", ids[0]]
+    databases = runner.run([*prefix, *psql_argv("postgres", DATABASES_SQL)], check=False, timeout=120)
+    if databases.returncode != 0:
+        return None   # not answering (yet): the move checks again on its own server
     found: dict[str, list[str]] = {}
-    for database in runner.run([*prefix, *psql_argv("postgres", DATABASES_SQL)], timeout=120).stdout.split():
-        found[database] = runner.run([*prefix, *psql_argv(database, EXTENSIONS_SQL)], timeout=120).stdout.split()
+    for database in databases.stdout.splitlines():
+        result = runner.run([*prefix, *psql_argv(database, EXTENSIONS_SQL)], check=False, timeout=120)
+        found[database] = result.stdout.splitlines()
     return found
 
 
