@@ -27,9 +27,9 @@ def test_the_jwt_secret_is_never_stored_in_the_database(project):
 
 
 def test_realtime_admin_role_is_left_to_realtime(project):
-    """Realtime's migration creates supabase_realtime_admin when missing (supabase/realtime v2.78.15
+    """Realtime's migrations create supabase_realtime_admin when missing (supabase/realtime v2.129.8
     lib/realtime/tenants/repo/migrations/20240401105812_create_realtime_admin_and_move_ownership.ex
-    :11-17); a pre-created copy with our flags would shadow the owner's."""
+    :11-17, 20260707120000_restrict_realtime_schema.ex:11-12); a copy with our flags would shadow it."""
     build = _render(project)
     for path in (build / "supabase" / "db").glob("*.sql"):
         code = "\n".join(line.split("--", 1)[0] for line in path.read_text().splitlines())
