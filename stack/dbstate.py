@@ -54,8 +54,18 @@ def load(settings: Settings) -> dict[str, str]:
     return dict(data.get("database", {}))
 
 
+def recorded_db_image(settings: Settings) -> str | None:
+    """The database image of the last successful `up`: the one that can open the data volume."""
+    try:
+        data = json.loads(_path(settings).read_text())
+    except (OSError, ValueError):
+        return None
+    return data.get("db_image") if data.get("project") == settings.project else None
+
+
 def record(settings: Settings) -> None:
-    data = {"project": settings.project, "database": {k: fingerprint(settings[k]) for k in BAKED_IN}}
+    data = {"project": settings.project, "database": {k: fingerprint(settings[k]) for k in BAKED_IN},
+            "db_image": settings["SUPABASE_DB_IMAGE"]}
     text = json.dumps(data, indent=2, sort_keys=True) + "\n"
     if not _path(settings).exists() or _path(settings).read_text() != text:
         write_atomic(_path(settings), text, mode=0o600)

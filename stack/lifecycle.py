@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from stack import dbstate, n8n_setup, ollama, runner, supabase_check, webui_setup
+from stack import dbstate, n8n_setup, ollama, pgmove, pgupgrade, runner, supabase_check, webui_setup
 from stack.catalogue import BY_NAME, Service, enabled_services, user_url
 from stack.compose import Compose, check_docker
 from stack.config import prepare
@@ -250,6 +250,7 @@ def up(root: Path, overrides: dict[str, str], timeout: float = 900, quiet: bool 
     report = UpReport(settings=settings, readiness={})
     report.seconds_control_plane = time.monotonic() - t0
     ensure_images(settings, compose)
+    pgupgrade.check_major(settings)
     proc = compose.start_up()
     wait_until_ready(settings, compose, proc, timeout, report)
     dbstate.record(settings)
@@ -457,18 +458,31 @@ def _project_volumes(project: str) -> list[str]:
 
 
 def update(root: Path, take_backup: bool = True, timeout: float = 900) -> Path | None:
-    """Backup, fetch the pinned images, recreate only what changed, wait until ready."""
+    """Fetch the pinned images, refuse early if the database cannot be moved, back up, move the
+    database to a new Postgres major version if the pins changed it, recreate what changed."""
     settings = existing_settings(root)
     compose = compose_for(settings)
+    progress_console.print("Fetching the pinned images (those already present are kept)...")
+    compose.run("pull", "--policy", "missing", "--quiet", timeout=3600)
+    move = pgupgrade.plan(settings, dbstate.recorded_db_image(settings), root / "backups")
     archive = None
     running = any(s.state == "running" for s in compose.states().values())
     if take_backup and running:
         archive = backup(root, None)
     elif take_backup:
-        progress_console.print("The stack is not running: no backup taken (nothing is changing data).")
-    progress_console.print("Fetching the pinned images (those already present are kept)...")
-    compose.run("pull", "--policy", "missing", "--quiet", timeout=3600)
-    up(root, {}, timeout=timeout)
+        progress_console.print("The stack is not running: no backup taken " + (
+            "(the database's old volume is kept by the move)." if move else "(nothing is changing data)."))
+    if move:
+        def say(text: str) -> None:
+            progress_console.print(text, soft_wrap=True, markup=False, highlight=False)
+
+        for note in pgmove.migrate(move, settings, compose, root / "backups", say):
+            say(f"  note: the new image's own setup added rows: {note}")
+    try:
+        up(root, {}, timeout=timeout)
+    finally:
+        if move:  # the way back is shown even when a service then fails to come up
+            console.print(pgupgrade.rollback_text(move), soft_wrap=True, markup=False, highlight=False)
     if archive:
         console.print(f"Roll back: put the previous *_IMAGE pins (or project version) back, then "
                       f"`python start.py restore {archive} --yes`.")
