@@ -5,7 +5,7 @@
 --   size ({{ embedding_model }}: {{ embedding_dimensions }}). The uuid id has a default, so LangChain
 --   JS inserts rows without ids and LangChain Python may send its own uuid strings.
 --   match_documents(query_embedding, match_count, filter): id, content, metadata, embedding (a JSON
---   array, as LangChain JS's maxMarginalRelevanceSearch reads it), similarity.
+--   array, as LangChain JS's maxMarginalRelevanceSearch reads it; NULL without match_count), similarity.
 --   match_documents_embeddings(same arguments): the same rows with embedding as pgvector's text form,
 --   which LangChain Python's max_marginal_relevance_search parses (set query_name to it).
 -- The functions are plpgsql on purpose: PostgREST passes arguments as sub-selects, and an inlined SQL
@@ -71,7 +71,8 @@ BEGIN
     AS $fn$
     BEGIN
       -- The index scan may return rows slightly out of order (relaxed_order); the outer ORDER BY
-      -- sorts the few rows found.
+      -- sorts the few rows found. `+ 0`: Postgres 17 would otherwise take the CTE's own order
+      -- (the index's, which relaxed_order does not keep) and skip this sort.
       RETURN QUERY
       WITH nearest AS MATERIALIZED (
         SELECT d.id AS doc_id, d.content AS doc_content, d.metadata AS doc_metadata,
@@ -84,11 +85,15 @@ BEGIN
       )
       SELECT n.doc_id, n.doc_content, n.doc_metadata, %2$s, 1 - n.distance
         FROM nearest AS n
-       ORDER BY n.distance;
+       ORDER BY n.distance + 0;
     END
     $fn$
   $sql$;
-  EXECUTE format(body, 'jsonb', '(n.doc_embedding::text)::jsonb', dims, scan_setting, 'match_documents');
+  -- Without match_count (LangChain Python sends none and limits with ?limit=, outside the function)
+  -- every row is returned: its embedding as JSON would cost seconds on 20k rows, and Python reads the
+  -- embedding only from match_documents_embeddings, so it is left out (NULL) there.
+  EXECUTE format(body, 'jsonb', 'CASE WHEN match_count IS NULL THEN NULL ELSE (n.doc_embedding::text)::jsonb END',
+                 dims, scan_setting, 'match_documents');
   EXECUTE format(body, 'extensions.vector', 'n.doc_embedding', dims, scan_setting,
                  'match_documents_embeddings');
 
