@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from stack import runner
+from stack import dbstate, runner
 from stack.compose import Compose
 from stack.envfile import write_atomic
 from stack.errors import ConfigError, StackError
@@ -81,7 +81,7 @@ def create(settings: Settings, compose: Compose, compose_config: dict[str, objec
         env_copy.write_bytes(settings.env_path.read_bytes())
         members.append("env")
         with (work / "postgres.sql").open("wb") as out:
-            proc = subprocess.run(compose.argv("exec", "-T", "db", "pg_dumpall", "-U", "postgres", "--clean",
+            proc = subprocess.run(compose.argv(*dbstate.admin_psql("postgres", "pg_dumpall"), "--clean",
                                                "--if-exists"), stdout=out, stderr=subprocess.PIPE, check=False)
         if proc.returncode != 0:
             raise StackError("pg_dumpall failed", stderr=runner.tail(proc.stderr.decode(errors="replace")))
@@ -174,9 +174,8 @@ def restore(path: Path, settings: Settings, compose: Compose, running_ok: bool,
         compose.run("up", "-d", "db", timeout=600)
         wait_db(compose)
         with (work / "postgres.sql").open("rb") as handle:
-            proc = subprocess.run(compose.argv("exec", "-T", "db", "psql", "-U", "postgres", "-d", "postgres",
-                                               "-q", "-o", "/dev/null"), stdin=handle, capture_output=True,
-                                  check=False)
+            proc = subprocess.run(compose.argv(*dbstate.admin_psql("postgres"), "-q", "-o", "/dev/null"),
+                                  stdin=handle, capture_output=True, check=False)
         if proc.returncode != 0:
             raise StackError("loading the database dump failed", stderr=runner.tail(proc.stderr.decode()))
 

@@ -16,7 +16,24 @@ from stack.errors import ConfigError
 from stack.settings import Settings
 
 STATE_FILE = ".localai-state.json"
-BAKED_IN = ("POSTGRES_PASSWORD", "JWT_SECRET", "N8N_DB_PASSWORD")
+# The JWT secret is not one: the database no longer stores it (templates/supabase/db/jwt.sql), and
+# Realtime re-seeds its tenant from API_JWT_SECRET at every start (supabase/realtime
+# priv/repo/seeds.exs: delete then insert).
+BAKED_IN = ("POSTGRES_PASSWORD", "N8N_DB_PASSWORD")
+# The role our own psql and pg_dumpall run as inside the db container. supabase/postgres demotes
+# `postgres` from superuser (migrations/db/migrations/10000000000000_demote-postgres.sql), so as
+# postgres, ALTER ROLE supabase_admin fails ("must be superuser to alter superuser roles") and
+# pg_dumpall cannot read pg_authid. supabase_admin is the image's superuser (Dockerfile-17 ENV
+# POSTGRES_USER); on the socket it logs in with its password (pg_hba.conf.j2 `local all
+# supabase_admin scram-sha-256`), which psql takes from PGPASSWORD in the container's
+# environment (compose/supabase/db.yml.j2), never from argv.
+ADMIN_ROLE = "supabase_admin"
+
+
+def admin_psql(database: str, program: str = "psql") -> tuple[str, ...]:
+    """`docker compose` arguments that run psql (or pg_dumpall) in the db container as ADMIN_ROLE."""
+    argv = ("exec", "-T", "db", program, "-U", ADMIN_ROLE)
+    return argv + (("-d", database) if program == "psql" else ("-l", database))
 
 
 def fingerprint(value: str) -> str:

@@ -50,16 +50,15 @@ def new_values(key: str, settings: Settings) -> dict[str, str]:
     return {k: v for k, v in values.items() if v != settings.values[k]}
 
 
-def _sql(key: str, value: str, settings: Settings) -> str:
-    """SQL that applies the new value inside the database (sent on stdin, never in argv)."""
+def _sql(key: str, value: str) -> str:
+    """SQL that applies the new value inside the database (sent on stdin, never in argv). The JWT
+    secret no longer lives there (templates/supabase/db/jwt.sql says why)."""
     if key == "POSTGRES_PASSWORD":
         roles = ", ".join(f"'{r}'" for r in LOGIN_ROLES)
         return ("DO $$ DECLARE r text; BEGIN FOR r IN SELECT rolname FROM pg_roles WHERE rolname IN (" + roles
                 + f") LOOP EXECUTE format('ALTER ROLE %I WITH PASSWORD %L', r, '{value}'); END LOOP; END $$;\n")
     if key == "N8N_DB_PASSWORD":
         return f"ALTER ROLE n8n WITH PASSWORD '{value}';\n"
-    if key == "JWT_SECRET":
-        return (f"ALTER DATABASE \"{settings['POSTGRES_DB']}\" SET \"app.settings.jwt_secret\" TO '{value}';\n")
     return ""
 
 
@@ -79,14 +78,14 @@ def rotate(root: Path, key: str, compose: Compose) -> dict[str, str]:
     settings = prepared.settings
     prepared.commit()
     updates = new_values(key, settings)
-    sql = _sql(key, updates[key], settings)
+    sql = _sql(key, updates[key])
     if sql and dbstate.database_volume_exists(settings):
         state = compose.states().get("db")
         if not state or state.state != "running":
             raise StackError(f"{key} also lives in the database: start the stack first (`python start.py`), "
                              "then rotate")
-        compose.run("exec", "-T", "db", "psql", "-U", "postgres", "-d", settings["POSTGRES_DB"],
-                    "-v", "ON_ERROR_STOP=1", "-q", input_text=sql, timeout=120)
+        compose.run(*dbstate.admin_psql(settings["POSTGRES_DB"]), "-v", "ON_ERROR_STOP=1", "-q", input_text=sql,
+                    timeout=120)
     env_file = EnvFile.load(prepared.env_file.path)
     write_atomic(env_file.path, env_file.render(updates), mode=0o600)
     dbstate.record(Settings(root=root, values={**settings.values, **updates}))

@@ -95,8 +95,13 @@ def test_supabase_check_fails_naming_a_wrong_key(private_stack):
 
 
 def _psql_as(stack, user: str, password: str, database: str, sql: str) -> subprocess.CompletedProcess[str]:
-    cid = stack.containers()["db"]["Id"]
-    return subprocess.run(["docker", "exec", "-e", "PGPASSWORD", cid, "psql", "-h", "127.0.0.1", "-U", user,
+    """psql over the container's network address, as the other services connect: there the real
+    image asks for the password (scram-sha-256); loopback is trusted (supabase/postgres
+    ansible/files/postgresql_config/pg_hba.conf.j2), so a password check there proves nothing."""
+    info = stack.containers()["db"]
+    cid = info["Id"]
+    address = next(net["IPAddress"] for net in info["NetworkSettings"]["Networks"].values() if net["IPAddress"])
+    return subprocess.run(["docker", "exec", "-e", "PGPASSWORD", cid, "psql", "-h", address, "-U", user,
                            "-d", database, "-v", "ON_ERROR_STOP=1", "-tAc", sql],
                           env={**os.environ, "PGPASSWORD": password}, capture_output=True, text=True, timeout=60)
 
@@ -152,15 +157,59 @@ def test_changed_database_password_is_explained_before_start(private_stack):
 
 
 def test_rotating_the_database_password_keeps_everything_working(private_stack):
+    from tests.conftest import read_env_file
+
+    old = read_env_file(private_stack.root / ".env")["POSTGRES_PASSWORD"]
     result = private_stack.start("secrets", "rotate", "POSTGRES_PASSWORD", "--yes", timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr
     check = private_stack.start("supabase", "check")
     assert check.returncode == 0, check.stdout + check.stderr
+    password = read_env_file(private_stack.root / ".env")["POSTGRES_PASSWORD"]
+    for role in ("authenticator", "supabase_admin", "postgres"):
+        login = _psql_as(private_stack, role, password, "postgres", "SELECT 1")
+        assert login.returncode == 0, (role, login.stderr)
+    stale = _psql_as(private_stack, "supabase_admin", old, "postgres", "SELECT 1")
+    assert stale.returncode != 0 and "password authentication failed" in stale.stderr, stale.stderr
+
+
+def test_database_roles_are_those_of_the_real_image(private_stack):
+    """supabase/postgres demotes postgres (migrations/db/migrations/10000000000000_demote-postgres.sql);
+    a wrong password over the network fails; what our migrations create belongs to supabase_admin,
+    as in production, where migrations run as supabase_admin (migrations/db/migrate.sh)."""
     from tests.conftest import read_env_file
 
-    password = read_env_file(private_stack.root / ".env")["POSTGRES_PASSWORD"]
-    login = _psql_as(private_stack, "authenticator", password, "postgres", "SELECT 1")
-    assert login.returncode == 0, login.stderr
+    flags = private_stack.exec("db", "psql", "-U", "postgres", "-tAc",
+                               "SELECT string_agg(rolname || '=' || rolsuper, ',' ORDER BY rolname) FROM pg_roles "
+                               "WHERE rolname IN ('postgres', 'supabase_admin')").strip()
+    assert flags == "postgres=false,supabase_admin=true"
+    wrong = _psql_as(private_stack, "supabase_admin", "Wrong0password1", "postgres", "SELECT 1")
+    assert wrong.returncode != 0 and "password authentication failed" in wrong.stderr, wrong.stderr
+    right = _psql_as(private_stack, "supabase_admin", read_env_file(private_stack.root / ".env")["POSTGRES_PASSWORD"],
+                     "postgres", "SELECT 1")
+    assert right.returncode == 0, right.stderr
+    owners = private_stack.exec("db", "psql", "-U", "postgres", "-tAc",
+                                "SELECT pg_get_userbyid(proowner) FROM pg_proc WHERE proname = 'localai_whoami' "
+                                "UNION ALL SELECT pg_get_userbyid(relowner) FROM pg_class "
+                                "WHERE oid = 'supabase_functions.hooks'::regclass").split()
+    assert owners == ["supabase_admin", "supabase_admin"]
+
+
+def test_no_role_can_read_the_jwt_secret(private_stack):
+    """A database setting is readable by every role that connects; the JWT secret must not be one
+    (supabase/supabase issue 43513, PR 45003)."""
+    from tests.conftest import read_env_file
+
+    env = read_env_file(private_stack.root / ".env")
+    sql = ("SELECT coalesce(current_setting('app.settings.jwt_secret', true), '') || '|' || "
+           "coalesce((SELECT string_agg(array_to_string(setconfig, ','), ';') FROM pg_db_role_setting), '')")
+    seen = _psql_as(private_stack, "n8n", env["N8N_DB_PASSWORD"], "n8n", sql)
+    assert seen.returncode == 0, seen.stderr
+    leaked = env["JWT_SECRET"] in seen.stdout  # a bare bool: a failure must not print the secret
+    assert not leaked, "the JWT secret is readable as role n8n"
+    assert seen.stdout.startswith("|"), "app.settings.jwt_secret is set"
+    assert "app.settings.jwt_exp" in seen.stdout  # the setting the database functions do read is kept
+    db_env = private_stack.containers()["db"]["Config"]["Env"]
+    assert not any(item.startswith("JWT_SECRET=") for item in db_env)
 
 
 def test_n8n_encryption_key_cannot_be_rotated(private_stack):

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Build the local test images. No container registry is reachable, so everything starts here.
 
-1. base: `debootstrap --variant=minbase` of Debian bookworm with the packages in
-   base/packages.txt, from the mirror this machine's apt already uses, imported with
-   `docker import` as localai-test/base:<short sha256 of packages.txt>.
+1. bases: every tests/images/<base>/packages.txt (base/ is Debian bookworm; a `# suite: NAME`
+   line picks another suite, e.g. base-trixie/) is a `debootstrap --variant=minbase` with those
+   packages, from the mirror this machine's apt already uses, imported with `docker import` as
+   localai-test/<base>:<short sha256 of packages.txt>.
 2. every tests/images/<name>/ holding a Dockerfile: `docker build` with tests/images/ as the
    context (so images can COPY doublelib/), tagged localai-test/<name>:dev and labelled with a
-   hash of its inputs (the base image plus the files of <name>/ and doublelib/).
+   hash of its inputs (the base image plus the files of <name>/ and doublelib/). A Dockerfile
+   line `# build.py: base=<base>` picks its base (default: base); `# build.py: inputs=<dir>[,..]`
+   names further folders it COPYs from, so they count in its hash.
 
 Both steps are cached: a base whose tag exists, or an image whose label matches, is not rebuilt.
 
@@ -29,7 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PACKAGES = HERE / "base" / "packages.txt"
+DEFAULT_BASE = "base"
 SHARED = HERE / "doublelib"
 PREFIX = "localai-test"
 LABEL = "localai.test.hash"
@@ -37,10 +40,11 @@ SUITE = "bookworm"
 APT_SOURCES_DIR = Path("/etc/apt/sources.list.d")
 APT_SOURCES_LIST = Path("/etc/apt/sources.list")
 LOCK_FILE = Path(tempfile.gettempdir()) / "localai-test-images.lock"
-# Dropped from the rootfs before import: caches, docs, and the "main" cluster Debian's
-# postgresql postinst creates (the postgres image runs its own initdb).
+# Dropped from the rootfs before import (glob patterns): caches, docs, and the "main" cluster
+# Debian's postgresql postinst creates (the postgres images run their own initdb). A base's
+# packages.txt can add patterns with `# slim: PATTERN` lines.
 SLIM_PATHS = ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man", "usr/share/info",
-              "usr/share/locale", "var/lib/postgresql/15/main", "etc/postgresql/15/main")
+              "usr/share/locale", "var/lib/postgresql/*/main", "etc/postgresql/*/main")
 TAIL_LINES = 40
 
 
@@ -129,6 +133,9 @@ def apt_mirror(sources_dir: Path = APT_SOURCES_DIR, sources_list: Path = APT_SOU
             found = _mirror_from_one_line(path.read_text(errors="replace"), suite)
             if found:
                 return found
+    if suite != SUITE:
+        # Another suite (e.g. trixie) comes from the same mirror as this machine's bookworm.
+        return apt_mirror(sources_dir, sources_list, SUITE)
     raise BuildError(f"no apt source for Debian {suite} in {sources_list} or {sources_dir}/ "
                      "(debootstrap needs the mirror this machine uses)")
 
@@ -167,15 +174,36 @@ def remove_superseded(old_id: str | None, new_id: str | None) -> None:
 
 # --- the base image --------------------------------------------------------------------------
 
-def packages() -> list[str]:
-    """The Debian packages of the base image: one a line; blank lines and # comments ignored."""
-    names = [line.split("#", 1)[0].strip() for line in PACKAGES.read_text().splitlines()]
+def base_names() -> list[str]:
+    """The bases: folders of tests/images/ holding a packages.txt."""
+    return sorted(path.parent.name for path in HERE.glob("*/packages.txt"))
+
+
+def _packages_file(base: str) -> Path:
+    return HERE / base / "packages.txt"
+
+
+def _directives(text: str, key: str) -> list[str]:
+    """Values of `# KEY: value` comment lines."""
+    prefix = f"# {key}:"
+    return [line[len(prefix):].strip() for line in text.splitlines() if line.startswith(prefix)]
+
+
+def packages(base: str = DEFAULT_BASE) -> list[str]:
+    """The Debian packages of a base image: one a line; blank lines and # comments ignored."""
+    names = [line.split("#", 1)[0].strip() for line in _packages_file(base).read_text().splitlines()]
     return [name for name in names if name]
 
 
-def base_tag() -> str:
-    """localai-test/base:<short sha256 of packages.txt>: a changed list means a new base."""
-    return f"{PREFIX}/base:{hashlib.sha256(PACKAGES.read_bytes()).hexdigest()[:12]}"
+def suite(base: str = DEFAULT_BASE) -> str:
+    """The Debian suite of a base: its `# suite: NAME` line, else bookworm."""
+    found = _directives(_packages_file(base).read_text(), "suite")
+    return found[0] if found else SUITE
+
+
+def base_tag(base: str = DEFAULT_BASE) -> str:
+    """localai-test/<base>:<short sha256 of its packages.txt>: a changed list means a new base."""
+    return f"{PREFIX}/{base}:{hashlib.sha256(_packages_file(base).read_bytes()).hexdigest()[:12]}"
 
 
 def _mounts_below(root: Path) -> list[str]:
@@ -192,11 +220,12 @@ def _unmount_below(root: Path) -> None:
         run(["umount", "-l", point])
 
 
-def debootstrap(rootfs: Path, mirror: str) -> None:
-    """Install a minimal bookworm with our packages into `rootfs`; on failure show the log tail."""
+def debootstrap(rootfs: Path, mirror: str, base: str = DEFAULT_BASE) -> None:
+    """Install a minimal Debian with the base's packages into `rootfs`; on failure show the log tail."""
     if os.geteuid() != 0:
         raise BuildError("building the base image needs root (debootstrap)")
-    argv = ["debootstrap", "--variant=minbase", f"--include={','.join(packages())}", SUITE, str(rootfs), mirror]
+    argv = ["debootstrap", "--variant=minbase", f"--include={','.join(packages(base))}", suite(base), str(rootfs),
+            mirror]
     result = run(argv)
     if result.returncode != 0:
         log = rootfs / "debootstrap" / "debootstrap.log"
@@ -206,10 +235,15 @@ def debootstrap(rootfs: Path, mirror: str) -> None:
         raise BuildError(f"debootstrap failed (exit {result.returncode}):\n{detail}")
 
 
-def slim(rootfs: Path) -> None:
+def slim(rootfs: Path, base: str = DEFAULT_BASE) -> None:
     """Remove what no test needs from the rootfs before it becomes an image."""
-    for rel in SLIM_PATHS:
-        shutil.rmtree(rootfs / rel, ignore_errors=True)
+    extra = _directives(_packages_file(base).read_text(), "slim")
+    for pattern in (*SLIM_PATHS, *extra):
+        for path in rootfs.glob(pattern):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
 
 def docker_import(rootfs: Path, tag: str) -> None:
@@ -230,21 +264,21 @@ def docker_import(rootfs: Path, tag: str) -> None:
         raise BuildError(f"docker import {tag} failed:\n{tail(imported.stdout + imported.stderr)}")
 
 
-def build_base(force: bool) -> tuple[str, str]:
-    """Make sure the base image exists; return (tag, outcome) where outcome is built/cached."""
-    tag = base_tag()
+def build_base(force: bool, base: str = DEFAULT_BASE) -> tuple[str, str]:
+    """Make sure a base image exists; return (tag, outcome) where outcome is built/cached."""
+    tag = base_tag(base)
     old_id = image_id(tag)
     if old_id and not force:
         return tag, "cached"
-    mirror = apt_mirror()
-    print(f"{'base':<24} debootstrap {SUITE} ({len(packages())} packages) from {mirror}; takes 1-3 min",
+    mirror = apt_mirror(suite=suite(base))
+    print(f"{base:<24} debootstrap {suite(base)} ({len(packages(base))} packages) from {mirror}; takes 1-3 min",
           flush=True)
     # /var/tmp, not /tmp: the rootfs is ~600 MB and /tmp may be a small tmpfs.
     with tempfile.TemporaryDirectory(prefix="localai-rootfs-", dir="/var/tmp") as tmp:
         rootfs = Path(tmp) / "rootfs"
         try:
-            debootstrap(rootfs, mirror)
-            slim(rootfs)
+            debootstrap(rootfs, mirror, base)
+            slim(rootfs, base)
             docker_import(rootfs, tag)
         finally:
             _unmount_below(Path(tmp))
@@ -252,14 +286,16 @@ def build_base(force: bool) -> tuple[str, str]:
     return tag, "built"
 
 
-def prune_stale(current_base: str) -> None:
+def prune_stale(current_bases: list[str]) -> None:
     """Free the disk that earlier builds left: untagged images carrying our label, and base
     images of an older packages.txt. Docker keeps whatever a container or child still uses."""
     run(["docker", "image", "prune", "--force", "--filter", f"label={LABEL}"])
-    listed = run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", f"{PREFIX}/base"])
-    for tag in listed.stdout.split():
-        if tag != current_base:
-            run(["docker", "image", "rm", tag])
+    for current in current_bases:
+        repo = current.rsplit(":", 1)[0]
+        listed = run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repo])
+        for tag in listed.stdout.split():
+            if tag != current:
+                run(["docker", "image", "rm", tag])
 
 
 # --- the service images ----------------------------------------------------------------------
@@ -276,11 +312,28 @@ def _folder_files(folder: Path) -> Iterator[Path]:
             yield path
 
 
+def directive(name: str, key: str) -> list[str]:
+    """Values of `# build.py: KEY=a,b` lines in tests/images/<name>/Dockerfile."""
+    values: list[str] = []
+    for line in _directives((HERE / name / "Dockerfile").read_text(), "build.py"):
+        found, _, value = line.partition("=")
+        if found.strip() == key:
+            values += [part.strip() for part in value.split(",") if part.strip()]
+    return values
+
+
+def image_base(name: str) -> str:
+    """The base an image builds FROM: its `# build.py: base=NAME` line, else base."""
+    bases = directive(name, "base")
+    return bases[0] if bases else DEFAULT_BASE
+
+
 def inputs_hash(name: str, base: str) -> str:
     """Hash over the base (tag and image ID) and every file the build of `name` can COPY from:
-    tests/images/<name>/ and tests/images/doublelib/. The executable bit counts (COPY keeps it)."""
+    tests/images/<name>/, the folders its `inputs=` line names, and tests/images/doublelib/.
+    The executable bit counts (COPY keeps it)."""
     digest = hashlib.sha256(f"{base}\0{image_id(base) or ''}\0".encode())
-    for folder in (HERE / name, SHARED):
+    for folder in (HERE / name, *(HERE / extra for extra in directive(name, "inputs")), SHARED):
         if not folder.is_dir():
             continue
         for path in _folder_files(folder):
@@ -324,15 +377,23 @@ def exclusive_lock() -> Iterator[None]:
 
 
 def selected(only: str) -> list[str]:
-    """The image names --only asks for (all when empty); `base` alone builds just the base."""
+    """The image names --only asks for (all when empty); a base name alone builds just that base."""
     names = image_dirs()
     if not only:
         return names
     wanted = {part.strip() for part in only.split(",") if part.strip()}
-    unknown = sorted(wanted - set(names) - {"base"})
+    unknown = sorted(wanted - set(names) - set(base_names()))
     if unknown:
-        raise ValueError(f"unknown image(s): {', '.join(unknown)} (known: base, {', '.join(names)})")
+        known = ", ".join(base_names() + names)
+        raise ValueError(f"unknown image(s): {', '.join(unknown)} (known: {known})")
     return [name for name in names if name in wanted]
+
+
+def selected_bases(only: str, names: list[str]) -> list[str]:
+    """The bases to make sure of: those --only names, and those the selected images build on."""
+    asked = {part.strip() for part in only.split(",")} & set(base_names())
+    needed = {image_base(name) for name in names}
+    return sorted(asked | needed if only else set(base_names()) | needed)
 
 
 def report(name: str, outcome: str, started: float, extra: str = "") -> None:
@@ -350,17 +411,19 @@ def main(argv: list[str] | None = None) -> int:
         names = selected(args.only)
     except ValueError as exc:
         parser.error(str(exc))  # exits 2, like any usage error
-    # --force --only X rebuilds X, not the base (a 1-3 minute debootstrap), unless base is named.
-    force_base = args.force and (not args.only or "base" in args.only.split(","))
+    # --force --only X rebuilds X, not its base (a 1-3 minute debootstrap), unless the base is named.
+    asked = {part.strip() for part in args.only.split(",")}
     try:
         with exclusive_lock():
-            started = time.monotonic()
-            base, outcome = build_base(force_base)
-            report("base", outcome, started, f"  {base}")
+            tags: dict[str, str] = {}
+            for base in selected_bases(args.only, names):
+                started = time.monotonic()
+                tags[base], outcome = build_base(args.force and (not args.only or base in asked), base)
+                report(base, outcome, started, f"  {tags[base]}")
             for name in names:
                 started = time.monotonic()
-                report(name, build_image(name, base, args.force), started)
-            prune_stale(base)
+                report(name, build_image(name, tags[image_base(name)], args.force), started)
+            prune_stale(list(tags.values()))
     except BuildError as exc:
         print(f"build.py: error: {exc}", file=sys.stderr)
         return 1

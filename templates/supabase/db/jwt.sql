@@ -1,18 +1,8 @@
--- Local AI Stack: JWT settings the database functions read (auth.jwt(), realtime).
--- Values come from the container's environment, never from this file.
+-- Local AI Stack: the JWT expiry database functions may read (current_setting('app.settings.jwt_exp')).
+-- The JWT secret is deliberately NOT stored here: a database setting is readable by every role
+-- that can connect (pg_db_role_setting, current_setting), and with it anyone can sign any JWT.
+-- Supabase's own self-hosting dropped it for that reason (supabase/supabase issue 43513, PR 45003,
+-- which keeps app.settings.jwt_exp). Functions that need the secret should use Vault.
 \set ON_ERROR_STOP on
-\set jwt_secret `echo "$JWT_SECRET"`
 \set jwt_exp `echo "${JWT_EXP:-3600}"`
-SELECT set_config('localai.jwt_secret', :'jwt_secret', false) IS NOT NULL AS secret_loaded,
-       set_config('localai.jwt_exp', :'jwt_exp', false) IS NOT NULL AS exp_loaded;
-
-DO $localai$
-BEGIN
-  EXECUTE format('ALTER DATABASE %I SET "app.settings.jwt_secret" TO %L',
-                 current_database(), current_setting('localai.jwt_secret'));
-  EXECUTE format('ALTER DATABASE %I SET "app.settings.jwt_exp" TO %L',
-                 current_database(), current_setting('localai.jwt_exp'));
-END
-$localai$;
-
-SELECT set_config('localai.jwt_secret', '', false) IS NOT NULL AS secret_cleared;
+SELECT format('ALTER DATABASE %I SET "app.settings.jwt_exp" TO %L', current_database(), :'jwt_exp')\gexec

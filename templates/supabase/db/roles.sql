@@ -20,9 +20,15 @@ BEGIN
       ('supabase_auth_admin',      'LOGIN NOINHERIT CREATEROLE',                             true),
       ('supabase_storage_admin',   'LOGIN NOINHERIT CREATEROLE',                             true),
       ('supabase_functions_admin', 'LOGIN NOINHERIT CREATEROLE',                             true),
-      ('supabase_realtime_admin',  'NOLOGIN NOINHERIT',                                      false),
       ('pgbouncer',                'LOGIN',                                                  true)
     ) AS t(name, options, always_set_password)
+    -- Not supabase_realtime_admin: Realtime's own migrations create it when it is missing
+    -- (supabase/realtime v2.129.8, the newest stored tag below the pinned v2.134.10:
+    -- lib/realtime/tenants/repo/migrations/20240401105812_create_realtime_admin_and_move_ownership.ex:11-17
+    -- and 20260707120000_restrict_realtime_schema.ex:11-12, NOINHERIT NOLOGIN NOREPLICATION), and
+    -- newer supabase/postgres images create it with their own flags (init-scripts/
+    -- 00000000000003-realtime-schema.sql: LOGIN REPLICATION CREATEROLE). Whoever owns the role
+    -- makes it; a copy of ours with other flags would only shadow theirs.
   LOOP
     created := NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r.name);
     IF created THEN

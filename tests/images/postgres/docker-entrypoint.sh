@@ -1,13 +1,23 @@
 #!/bin/bash
-# Entrypoint of the test Postgres. It keeps the contract of the official postgres image (which
-# supabase/postgres extends), so the stack's db service runs on it unchanged:
-#   - starts as root, fixes ownership of the data and socket directories, drops to `postgres`;
-#   - first start (empty PGDATA): POSTGRES_PASSWORD is required; initdb with POSTGRES_USER and
-#     that password; host connections use scram-sha-256; POSTGRES_DB is created; the init files
-#     run once against a server that listens on the unix socket only;
-#   - supabase/postgres also runs init-scripts/*.sql, then migrations/*.sql, after the others;
-#   - an init that fails leaves no half-initialised PGDATA behind: the next start retries;
-#   - finally `exec postgres "$@"`, so Postgres is PID 1 and `docker stop` is a clean shutdown.
+# Entrypoint of the test Postgres. It keeps the contract of the official postgres image, whose
+# entrypoint supabase/postgres ships unchanged (its nix build fetches docker-library/postgres
+# @889f9447 17/bullseye/docker-entrypoint.sh; Dockerfile-17 ADDs the same file), so the stack's
+# db service runs on it unchanged. Line numbers below are of that file:
+#   - starts as root, fixes ownership of the data and socket directories, drops to `postgres`
+#     (lines 340-347);
+#   - first start (no PGDATA/PG_VERSION, line 258): POSTGRES_PASSWORD is required (line 127);
+#     initdb with POSTGRES_USER and that password through --pwfile (line 92), POSTGRES_INITDB_ARGS
+#     word-split; `host all all all scram-sha-256` is appended to PGDATA's pg_hba.conf (line 288;
+#     supabase/postgres points hba_file elsewhere, so it has no effect there either);
+#     POSTGRES_DB is created (lines 229-238); PGPASSWORD=${PGPASSWORD:-$POSTGRES_PASSWORD} for the
+#     init (line 363); the top-level /docker-entrypoint-initdb.d/* files run once (line 367: *.sh
+#     executed if executable, else sourced; *.sql via psql; folders are ignored, line 207),
+#     against a server that listens on the unix socket only (line 301);
+#   - supabase/postgres' only top-level init file is migrate.sh, which runs init-scripts/ as
+#     postgres and migrations/ as supabase_admin (see /docker-entrypoint-initdb.d/migrate.sh);
+#   - an init that fails leaves no half-initialised PGDATA behind: the next start retries (ours:
+#     the official image leaves it for the user to clear);
+#   - finally `exec postgres "$@"` (line 386), so Postgres is PID 1 and `docker stop` is clean.
 set -Eeuo pipefail
 
 SOCKET_DIR=/var/run/postgresql
@@ -112,7 +122,7 @@ PGUSER=$POSTGRES_USER pg_ctl -D "$PGDATA" -o "$temp_opts" -w start >/dev/null
 temp_server_started=1
 set -- postgres "$@"
 
-export PGHOST=$SOCKET_DIR PGPORT=${PGPORT:-5432} PGPASSWORD=$POSTGRES_PASSWORD
+export PGHOST=$SOCKET_DIR PGPORT=${PGPORT:-5432} PGPASSWORD=${PGPASSWORD:-$POSTGRES_PASSWORD}
 psql_init=(psql -v ON_ERROR_STOP=1 --no-psqlrc --username "$POSTGRES_USER")
 
 if [ "$POSTGRES_DB" != postgres ]; then
@@ -145,22 +155,15 @@ run_init_file() {
 	*.sql) say "running $f"; "${psql_init[@]}" --dbname "$POSTGRES_DB" -f "$f" ;;
 	*.sql.gz) say "running $f"; gunzip -c "$f" | "${psql_init[@]}" --dbname "$POSTGRES_DB" ;;
 	*.sql.xz) say "running $f"; xz -dc "$f" | "${psql_init[@]}" --dbname "$POSTGRES_DB" ;;
-	*) [ -d "$f" ] || say "ignoring $f" ;;
+	*) say "ignoring $f" ;;
 	esac
 }
 
-# The files of one directory, in byte order (not locale order), one level deep.
-run_init_dir() {
-	local dir=$1 f
-	[ -d "$dir" ] || return 0
-	while IFS= read -r -d '' f; do
-		run_init_file "$f"
-	done < <(find "$dir" -mindepth 1 -maxdepth 1 \( -type f -o -type l \) -print0 | LC_ALL=C sort -z)
-}
-
-run_init_dir "$INITDB_DIR"
-run_init_dir "$INITDB_DIR/init-scripts"
-run_init_dir "$INITDB_DIR/migrations"
+# The top-level entries of the init folder, in glob order (the image's locale is C.UTF-8).
+for f in "$INITDB_DIR"/*; do
+	[ -e "$f" ] || continue
+	run_init_file "$f"
+done
 
 pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
 temp_server_started=0
