@@ -17,6 +17,7 @@ import jinja2
 import yaml
 
 from stack.catalogue import BY_NAME, SERVICES, Service, enabled_services, user_url
+from stack.embeddings import DEFAULT_EMBEDDING_MODEL, embedding_dimensions, is_embedding_model
 from stack.envfile import write_atomic
 from stack.errors import ConfigError, StackError
 from stack.schema import SECRET_KEYS
@@ -70,14 +71,14 @@ def _environment(search_path: list[Path]) -> jinja2.Environment:
 
 def _embedding_model(models: list[str]) -> str:
     for model in models:
-        if "embed" in model:
+        if is_embedding_model(model):
             return model
-    return "nomic-embed-text"
+    return DEFAULT_EMBEDDING_MODEL
 
 
 def _chat_model(models: list[str]) -> str:
     for model in models:
-        if "embed" not in model:
+        if not is_embedding_model(model):
             return model
     return "llama3.2:3b"
 
@@ -141,6 +142,8 @@ def context(settings: Settings, probe: Any = None) -> dict[str, Any]:
         "ollama_url": "http://ollama:11434" if settings.profile != "none" else settings["OLLAMA_HOST_URL"],
         "ollama_context": ollama_context(settings, probe),
         "embedding_model": _embedding_model(settings.models),
+        "embedding_dimensions": embedding_dimensions(_embedding_model(settings.models),
+                                                     settings["EMBEDDING_DIMENSIONS"]),
         "chat_model": _chat_model(settings.models),
         "n8n_internal_url": "http://n8n:5678",
         "n8n_host": settings["N8N_HOSTNAME"] if settings.public else "localhost",

@@ -92,6 +92,10 @@ SETTINGS: tuple[Setting, ...] = (
     _s("OLLAMA_KEEP_ALIVE", "5m", "Ollama", "How long a model stays loaded after use (e.g. 5m, 1h, -1)."),
     _s("OLLAMA_MODELS", "llama3.2:3b,nomic-embed-text", "Ollama",
        "Models to pull after start, comma separated (a chat model and an embedding model).", "models"),
+    _s("EMBEDDING_DIMENSIONS", "", "Ollama", "Vector size of the embedding model in OLLAMA_MODELS, for "
+       "the Supabase vector store (fixed when the database is first created). Blank = known from the "
+       "model (nomic-embed-text 768, mxbai-embed-large 1024, ...); set it for a model start.py does not "
+       "know.", "int", extra={"min": "1", "max": "2000"}),
     _s("OLLAMA_GPU_COUNT", "all", "Ollama", "gpu-nvidia: how many GPUs Ollama may use (all or a number).",
        "str", optional=False),
     _s("OLLAMA_HOST_URL", "http://host.docker.internal:11434", "Ollama",
