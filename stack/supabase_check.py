@@ -13,8 +13,10 @@ from stack.secrets import random_alnum, sign_api_key
 from stack.settings import Settings
 
 WHOAMI = "localai_whoami"
-# What the gateway (Kong key-auth) and PostgREST answer when they reject a key.
-REFUSALS = ("Invalid authentication credentials", "No API key found", "JWSError", "JWT")
+# What the gateway (Kong key-auth) and PostgREST answer when they reject a key. Kong 3.x says
+# "Unauthorized" for an unknown key (kong/plugins/key-auth/handler.lua:31 @ 3.9.3); 2.8 said
+# "Invalid authentication credentials".
+REFUSALS = ("Invalid authentication credentials", "Unauthorized", "No API key found", "JWSError", "JWT")
 
 
 @dataclass(frozen=True)

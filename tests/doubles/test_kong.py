@@ -227,6 +227,7 @@ def test_health_and_secrets_stay_out_of_the_log(kong, tmp_path):
     (lambda t: substitute(t, KEYS) + "  - name: [broken\n", "failed parsing"),
     (lambda t: substitute(t, KEYS).replace("allow: [admin]", "hide_groups_header: true"), "config.allow"),
     (lambda t: substitute(t, KEYS).replace("paths: [/pg/]", "paths: [pg]"), "should start with"),
+    (lambda t: substitute(t, KEYS).replace("paths: [/pg/]", 'paths: ["~/pg/(["]'), "invalid regex"),
 ])
 def test_bad_declarative_config_is_refused(tmp_path, change, expected):
     config = change(TEMPLATE.replace("UPSTREAM", "9"))
@@ -290,6 +291,12 @@ def test_product_gateway_still_serves_the_rest_of_realtime_and_keeps_meta_admin_
     assert broadcast.status == 200 and broadcast.json()["path"] == "/api/broadcast"
     assert kong.get("/realtime/v1/api/broadcast").status == 401
     assert kong.get("/pg/tables", {"apikey": KEYS["SUPABASE_ANON_KEY"]}).status == 403
+    # The OpenAPI root is service role only (upstream kong.yml rest-v1-openapi); tables stay open.
+    assert kong.get("/rest/v1/", {"apikey": KEYS["SUPABASE_ANON_KEY"]}).status == 403
+    root = kong.get("/rest/v1/", {"apikey": KEYS["SUPABASE_SERVICE_KEY"]})
+    assert root.status == 200 and root.json()["path"] == "/"
+    assert kong.get("/rest/v1/notes?select=*", {"apikey": KEYS["SUPABASE_ANON_KEY"]}).json()["path"] == \
+        "/notes?select=*"
     assert kong.get("/pg/tables", {"apikey": KEYS["SUPABASE_SERVICE_KEY"]}).status == 200
     graphql = kong.request("POST", "/graphql/v1", {"query": "{}"}, {"apikey": KEYS["SUPABASE_ANON_KEY"]})
     seen = {k.lower(): v for k, v in graphql.json()["headers"].items()}

@@ -7,7 +7,7 @@ import time
 
 from doublelib.common import Pg, env, go_bool, is_http_url, log, on_stop, psql, refuse, reply, serve, setup
 
-VERSION = "v2.186.0-double"
+VERSION = "v2.196.0-double"
 REQUIRED = ("API_EXTERNAL_URL", "GOTRUE_SITE_URL", "GOTRUE_JWT_SECRET", "GOTRUE_DB_DRIVER")
 INTEGERS = ("GOTRUE_API_PORT", "GOTRUE_JWT_EXP")
 BOOLEANS = ("GOTRUE_DISABLE_SIGNUP", "GOTRUE_MAILER_AUTOCONFIRM", "GOTRUE_EXTERNAL_EMAIL_ENABLED",

@@ -7,7 +7,9 @@ from pathlib import Path
 
 from doublelib.common import env, go_bool, http_status, listen_address, log, refuse, reply, serve, setup
 
-BOOLEANS = ("IMGPROXY_USE_ETAG", "IMGPROXY_ENABLE_WEBP_DETECTION", "IMGPROXY_ENABLE_AVIF_DETECTION")
+# config/config.go @ v3.31.4: IMGPROXY_AUTO_WEBP (:537) replaces the deprecated _ENABLE_WEBP_DETECTION (:528)
+BOOLEANS = ("IMGPROXY_USE_ETAG", "IMGPROXY_ENABLE_WEBP_DETECTION", "IMGPROXY_ENABLE_AVIF_DETECTION",
+            "IMGPROXY_AUTO_WEBP")
 
 
 def bind() -> tuple[str, int]:

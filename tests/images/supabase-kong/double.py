@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import http.client
 import os
+import re
 import signal
 import socket
 import sys
@@ -82,6 +83,20 @@ class Route:
     hosts: list[str]
     service: dict[str, object]
     plugins: list[tuple[str, dict[str, object]]]
+    regex_priority: int = 0
+
+    @property
+    def regex(self) -> re.Pattern[str] | None:
+        """A `~` path is a regex anchored at the start of the path (Kong 3 format)."""
+        return re.compile(self.path[1:]) if self.path.startswith("~") else None
+
+    def matched(self, path: str) -> int | None:
+        """Length of the matched prefix of `path`, or None."""
+        pattern = self.regex
+        if pattern is None:
+            return len(self.path) if path.startswith(self.path) else None
+        found = pattern.match(path)
+        return found.end() if found else None
 
 
 @dataclass
@@ -272,7 +287,9 @@ def load(text: str, enabled: set[str]) -> Gateway:
             raise ConfigError(f"Error: failed parsing declarative configuration: in 'routes[{j}].service': invalid "
                               f"reference 'service: {ref}' (no such entry in 'services')")
         routes += _routes(route, services[ref], global_plugins, enabled, f"routes[{j}]")
-    routes.sort(key=lambda r: -len(r.path))
+    # kong/router/transform.lua get_priority (3.9.3): a regex path outranks every plain path
+    # (REGEX_URL_BIT), regex paths by regex_priority; plain paths longest first.
+    routes.sort(key=lambda r: (r.regex is None, -r.regex_priority, -len(r.path)))
     return Gateway(routes, consumers, keys, passwords)
 
 
@@ -284,14 +301,20 @@ def _routes(route: dict[str, object], service: dict[str, object], global_plugins
         raise ConfigError(f"Error: failed parsing declarative configuration: in '{where}': must set one of "
                           "'methods', 'hosts', 'headers', 'paths', 'snis' when 'protocols' is 'https'")
     for k, path in enumerate(paths):
-        if not isinstance(path, str) or not path.startswith("/"):
+        if not isinstance(path, str) or not (path.startswith("/") or path.startswith("~/")):
             raise ConfigError(f"Error: failed parsing declarative configuration: in '{where}.paths[{k}]': "
                               "should start with: / (fixed path) or ~/ (regex path)")
+        if path.startswith("~"):
+            try:
+                re.compile(path[1:])
+            except re.error as exc:
+                raise ConfigError(f"Error: failed parsing declarative configuration: in '{where}.paths[{k}]': "
+                                  f"invalid regex: '{path[1:]}' ({exc})") from None
     plugins = _merge(global_plugins, service["_plugins"], _plugins(route.get("plugins"), enabled, where))  # type: ignore[arg-type]
     return [Route(str(route.get("name") or ""), path, route.get("strip_path", True) is not False,
                   bool(route.get("preserve_host")), str(route.get("path_handling") or "v0"),
                   [str(m).upper() for m in route.get("methods") or []], [str(h) for h in route.get("hosts") or []],
-                  service, plugins)
+                  service, plugins, int(route.get("regex_priority") or 0))  # type: ignore[call-overload]
             for path in (paths or ["/"])]
 
 
@@ -309,7 +332,7 @@ def kong_error(status: int, message: str, headers: dict[str, str] | None = None,
 def upstream_path(route: Route, request_path: str) -> str:
     """Kong's path joining after strip_path (path_handling v0, Kong 2.8's default, or v1)."""
     base = str(route.service["_upstream"]["path"] or "/")  # type: ignore[index]
-    rest = request_path[len(route.path):] if route.strip_path else request_path
+    rest = request_path[route.matched(request_path) or 0:] if route.strip_path else request_path
     if route.path_handling == "v1":
         return (base[:-1] + rest if base.endswith("/") and rest.startswith("/") else base + rest) or "/"
     if not route.strip_path:
@@ -519,8 +542,9 @@ def forward(gate: Gate) -> Response:
                 ("X-Forwarded-Proto", "http"), ("X-Forwarded-Host", incoming_host.split(":")[0]),
                 ("X-Forwarded-Port", str(PROXY_PORT)), ("X-Forwarded-Path", request.raw_path.split("?", 1)[0]),
                 ("X-Kong-Request-Id", gate.request_id)]
-    if route.strip_path and route.path != "/":
-        headers.append(("X-Forwarded-Prefix", route.path.rstrip("/")))
+    stripped = request.raw_path.split("?", 1)[0][:route.matched(request.raw_path.split("?", 1)[0]) or 0]
+    if route.strip_path and stripped.rstrip("/"):
+        headers.append(("X-Forwarded-Prefix", stripped.rstrip("/")))
     started = time.monotonic()
     connection = http.client.HTTPConnection(host, port, timeout=60)
     try:
@@ -553,7 +577,7 @@ def handler(gateway: Gateway):
     def handle(request: Request) -> Response:
         path = request.raw_path.split("?", 1)[0]
         host = request.header("Host").split(":")[0]
-        route = next((r for r in gateway.routes if path.startswith(r.path)
+        route = next((r for r in gateway.routes if r.matched(path) is not None
                       and (not r.methods or request.method in r.methods) and (not r.hosts or host in r.hosts)), None)
         if route is None:
             return kong_error(404, "no Route matched with those values")
