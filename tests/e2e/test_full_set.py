@@ -49,10 +49,12 @@ def test_full_set_comes_up_ready_with_every_extra_service_healthy(full_stack):
     for service in EXTRA:
         assert service in states, (service, sorted(states))
         state = states[service]["State"]
-        assert state["Status"] == "running", (service, state)
+        logs = docker("logs", "--tail", "30", states[service]["Id"], check=False)
+        why = (service, state.get("Health", {}).get("Log", [])[-1:], logs.stdout[-1500:], logs.stderr[-1500:])
+        assert state["Status"] == "running" and state["RestartCount"] == 0, why
         # each fragment has its own healthcheck: "healthy" means the probe ran in the image and passed
         assert states[service]["Config"].get("Healthcheck"), service
-        assert state["Health"]["Status"] == "healthy", (service, state["Health"]["Log"][-1:])
+        assert state["Health"]["Status"] == "healthy", why
 
 
 def test_functions_need_a_valid_jwt_through_kong(full_stack):
