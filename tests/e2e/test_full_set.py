@@ -51,7 +51,7 @@ def test_full_set_comes_up_ready_with_every_extra_service_healthy(full_stack):
         state = states[service]["State"]
         logs = docker("logs", "--tail", "30", states[service]["Id"], check=False)
         why = (service, state.get("Health", {}).get("Log", [])[-1:], logs.stdout[-1500:], logs.stderr[-1500:])
-        assert state["Status"] == "running" and state["RestartCount"] == 0, why
+        assert state["Status"] == "running" and states[service]["RestartCount"] == 0, why
         # each fragment has its own healthcheck: "healthy" means the probe ran in the image and passed
         assert states[service]["Config"].get("Healthcheck"), service
         assert state["Health"]["Status"] == "healthy", why
