@@ -29,6 +29,10 @@ IMAGES = {
     "SUPABASE_IMGPROXY_IMAGE": "supabase-imgproxy",
     "SUPABASE_META_IMAGE": "supabase-meta",
     "SUPABASE_STUDIO_IMAGE": "supabase-studio",
+    "SUPABASE_ANALYTICS_IMAGE": "supabase-analytics",
+    "SUPABASE_VECTOR_IMAGE": "supabase-vector",
+    "SUPABASE_FUNCTIONS_IMAGE": "supabase-functions",
+    "SUPABASE_POOLER_IMAGE": "supabase-pooler",
 }
 PRIVATE_PORTS = {"WEBUI_PORT": "23000", "N8N_PORT": "25678", "SUPABASE_PORT": "28000", "OLLAMA_PORT": "21434",
                  "SEARXNG_PORT": "28081", "POSTGRES_PORT": "25432", "CADDY_PORT": "28880"}

@@ -373,16 +373,30 @@ def stage(name: str) -> None:
     target.chmod(0o755)
 
 
+def prepare(name: str) -> list[str]:
+    """Run <name>/prepare.py when there is one (e.g. the functions double imports a Deno binary as an
+    image, since no registry is reachable from a build); each KEY=VALUE line it prints becomes a
+    --build-arg. Its inputs are pinned in prepare.py itself, which the input hash covers."""
+    script = HERE / name / "prepare.py"
+    if not script.is_file():
+        return []
+    result = run([sys.executable, str(script)])
+    if result.returncode != 0:
+        raise BuildError(f"{name}/prepare.py failed (exit {result.returncode}):\n{tail(result.stdout + result.stderr)}")
+    return [arg for line in result.stdout.splitlines() if "=" in line for arg in ("--build-arg", line.strip())]
+
+
 def build_image(name: str, base: str, force: bool) -> str:
     """Build localai-test/<name>:dev unless an image with the same input hash exists; return
     the outcome (built/cached)."""
     stage(name)
     tag = image_name(name)
+    extra_args = prepare(name)
     wanted = inputs_hash(name, base)
     if not force and image_label(tag) == wanted:
         return "cached"
     old_id = image_id(tag)
-    argv = ["docker", "build", "--force-rm", "--build-arg", f"BASE={base}", "-t", tag,
+    argv = ["docker", "build", "--force-rm", "--build-arg", f"BASE={base}", *extra_args, "-t", tag,
             "--label", f"{LABEL}={wanted}", "-f", str(HERE / name / "Dockerfile"), str(HERE)]
     result = run(argv, env=build_env())
     if result.returncode != 0:
