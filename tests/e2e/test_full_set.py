@@ -105,3 +105,22 @@ def test_analytics_ingest_needs_the_access_token(full_stack):
     assert good == "200"
     bad = full_stack.exec("analytics", "sh", "-c", post, "not-the-token")
     assert bad == "401"
+
+
+@pytest.mark.parametrize("key", ["LOGFLARE_PUBLIC_ACCESS_TOKEN", "LOGFLARE_PRIVATE_ACCESS_TOKEN"])
+def test_rotating_an_analytics_token_keeps_the_full_set_working(full_stack, key):
+    old = read_env_file(full_stack.root / ".env")[key]
+    result = full_stack.start("secrets", "rotate", key, "--yes", timeout=1200)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert old not in result.stdout + result.stderr
+    env = dict(item.split("=", 1) for item in full_stack.containers()["analytics"]["Config"]["Env"])
+    new = read_env_file(full_stack.root / ".env")[key]
+    assert new != old and env[key] == new
+    if key == "LOGFLARE_PUBLIC_ACCESS_TOKEN":
+        post = ('curl -s -o /dev/null -w "%{http_code}" -X POST -H "Content-Type: application/json" '
+                '-H "x-api-key: $0" -d "{\\"event_message\\": \\"e2e\\"}" '
+                '"http://127.0.0.1:4000/api/logs?source_name=postgres.logs"')
+        assert full_stack.exec("analytics", "sh", "-c", post, new) == "200"
+        assert full_stack.exec("analytics", "sh", "-c", post, old) == "401"
+    states = full_stack.containers()
+    assert all(c["State"]["Status"] == "running" for c in states.values())

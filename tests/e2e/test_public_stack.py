@@ -110,3 +110,17 @@ def test_no_visitor_can_claim_open_webui(public_stack):
     token = json.loads(body)["token"]
     code, body = _https("chat.e2e.test", "/api/v1/functions/id/n8n_agent", "-H", f"Authorization: Bearer {token}")
     assert code == 200 and json.loads(body)["is_active"] is True, body
+
+
+def test_rotating_the_caddy_basic_auth_password(public_stack):
+    old = read_env_file(public_stack.root / ".env")
+    result = public_stack.start("secrets", "rotate", "CADDY_BASIC_AUTH_PASSWORD", "--yes", timeout=1200)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    new = read_env_file(public_stack.root / ".env")
+    assert new["CADDY_BASIC_AUTH_PASSWORD"] != old["CADDY_BASIC_AUTH_PASSWORD"]
+    assert new["CADDY_BASIC_AUTH_HASH"] != old["CADDY_BASIC_AUTH_HASH"]
+    user = new["CADDY_BASIC_AUTH_USER"]
+    code, _ = _https("ollama.e2e.test", "/", "-u", f"{user}:{old['CADDY_BASIC_AUTH_PASSWORD']}")
+    assert code == 401
+    code, body = _https("ollama.e2e.test", "/", "-u", f"{user}:{new['CADDY_BASIC_AUTH_PASSWORD']}")
+    assert code == 200 and "Ollama is running" in body
