@@ -40,6 +40,11 @@ PRIVATE_PORTS = {"WEBUI_PORT": "23000", "N8N_PORT": "25678", "SUPABASE_PORT": "2
 UP_TIMEOUT = os.environ.get("LOCALAI_E2E_UP_TIMEOUT", "600")
 
 
+def assert_ok(result: subprocess.CompletedProcess[str]) -> None:
+    """A start.py run succeeded; if not, show the tail of what it printed."""
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Every test under tests/e2e/ carries the e2e marker: `-m "not e2e"` runs the rest alone."""
     here = Path(__file__).parent

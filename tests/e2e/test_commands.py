@@ -12,7 +12,7 @@ import requests
 
 from stack.rotate import ROTATABLE
 from tests.conftest import read_env_file
-from tests.e2e.conftest import PRIVATE_PORTS, UP_TIMEOUT, docker, image, make_stack
+from tests.e2e.conftest import PRIVATE_PORTS, UP_TIMEOUT, assert_ok, docker, image, make_stack
 
 HOST_OLLAMA_PORT = "31434"
 # Rotations that need the full Supabase set (analytics) or public mode (Caddy basic auth):
@@ -30,10 +30,6 @@ def cmd_stack(tmp_path_factory):
         made.destroy()
 
 
-def _ok(result) -> None:
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-
-
 def _env(stack) -> dict[str, str]:
     return read_env_file(stack.root / ".env")
 
@@ -48,13 +44,13 @@ def _psql_tcp(stack, user: str, password: str, database: str = "postgres") -> su
 
 def test_plain_start_py_brings_the_stack_up(cmd_stack):
     result = cmd_stack.start(timeout=900)
-    _ok(result)
+    assert_ok(result)
     assert "Local AI Stack is ready" in result.stdout
 
 
 def test_restart_one_service_restarts_only_it(cmd_stack):
     before = {s: c["State"]["StartedAt"] for s, c in cmd_stack.containers().items()}
-    _ok(cmd_stack.start("restart", "searxng"))
+    assert_ok(cmd_stack.start("restart", "searxng"))
     after = {s: c["State"]["StartedAt"] for s, c in cmd_stack.containers().items()}
     assert after["searxng"] != before["searxng"]
     assert {s: t for s, t in after.items() if s != "searxng"} == {s: t for s, t in before.items() if s != "searxng"}
@@ -62,18 +58,18 @@ def test_restart_one_service_restarts_only_it(cmd_stack):
 
 def test_models_pull_then_rm(cmd_stack):
     result = cmd_stack.start("models", "pull", "all-minilm")
-    _ok(result)
+    assert_ok(result)
     assert "all-minilm: pulled" in result.stdout
     assert "all-minilm" in cmd_stack.start("models", "list").stdout
     result = cmd_stack.start("models", "rm", "all-minilm")
-    _ok(result)
+    assert_ok(result)
     assert "all-minilm: removed" in result.stdout
     assert "all-minilm" not in cmd_stack.start("models", "list").stdout
 
 
 def test_supabase_keys_prints_keys_signed_with_the_secret(cmd_stack):
     result = cmd_stack.start("supabase", "keys")
-    _ok(result)
+    assert_ok(result)
     printed = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
     secret = _env(cmd_stack)["JWT_SECRET"]
     assert printed["SUPABASE_URL"] == f"http://127.0.0.1:{PRIVATE_PORTS['SUPABASE_PORT']}"
@@ -85,14 +81,14 @@ def test_supabase_keys_prints_keys_signed_with_the_secret(cmd_stack):
 def test_every_rotatable_secret_rotates_and_the_stack_keeps_working(cmd_stack, key):
     old = _env(cmd_stack)
     result = cmd_stack.start("secrets", "rotate", key, "--yes", timeout=1200)
-    _ok(result)
+    assert_ok(result)
     new = _env(cmd_stack)
     assert new[key] != old[key]
     assert old[key] not in result.stdout + result.stderr
     states = cmd_stack.containers()
     assert all(c["State"]["Status"] == "running" for c in states.values()), {s: c["State"]["Status"]
                                                                            for s, c in states.items()}
-    _ok(cmd_stack.start("supabase", "check"))
+    assert_ok(cmd_stack.start("supabase", "check"))
     if key == "JWT_SECRET":
         url = f"http://127.0.0.1:{PRIVATE_PORTS['SUPABASE_PORT']}/rest/v1/rpc/localai_whoami"
 
@@ -140,7 +136,7 @@ def test_profile_none_uses_the_ollama_on_the_host(tmp_path_factory, host_ollama)
     stack = make_stack(tmp_path_factory, "none", {**ports, "OLLAMA_HOST_URL": host_ollama})
     try:
         result = stack.start("up", "--profile", "none", "--timeout", UP_TIMEOUT)
-        _ok(result)
+        assert_ok(result)
         assert "ollama" not in stack.containers()
         models = requests.get(f"http://127.0.0.1:{HOST_OLLAMA_PORT}/api/tags", timeout=10).json()["models"]
         assert {m["name"] for m in models} >= {"tinyllama:latest"}, models

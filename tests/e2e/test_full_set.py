@@ -97,14 +97,20 @@ def test_pooler_proxies_postgres_for_the_tenant(full_stack):
     assert health == "204"
 
 
+INGEST = ('curl -s -o /dev/null -w "%{http_code}" -X POST -H "Content-Type: application/json" '
+          '-H "x-api-key: $0" -d "{\\"event_message\\": \\"e2e\\"}" '
+          '"http://127.0.0.1:4000/api/logs?source_name=postgres.logs"')
+
+
+def _ingest(full_stack, token: str) -> str:
+    """HTTP status of one log event sent to Analytics with `token` ($0 of the shell: not in the script)."""
+    return full_stack.exec("analytics", "sh", "-c", INGEST, token)
+
+
 def test_analytics_ingest_needs_the_access_token(full_stack):
-    post = ('curl -s -o /dev/null -w "%{http_code}" -X POST -H "Content-Type: application/json" '
-            '-H "x-api-key: $0" -d "{\\"event_message\\": \\"e2e\\"}" '
-            '"http://127.0.0.1:4000/api/logs?source_name=postgres.logs"')
-    good = full_stack.exec("analytics", "sh", "-c", post.replace("$0", "$LOGFLARE_PUBLIC_ACCESS_TOKEN"), "x")
+    good = full_stack.exec("analytics", "sh", "-c", INGEST.replace("$0", "$LOGFLARE_PUBLIC_ACCESS_TOKEN"), "x")
     assert good == "200"
-    bad = full_stack.exec("analytics", "sh", "-c", post, "not-the-token")
-    assert bad == "401"
+    assert _ingest(full_stack, "not-the-token") == "401"
 
 
 @pytest.mark.parametrize("key", ["LOGFLARE_PUBLIC_ACCESS_TOKEN", "LOGFLARE_PRIVATE_ACCESS_TOKEN"])
@@ -117,10 +123,7 @@ def test_rotating_an_analytics_token_keeps_the_full_set_working(full_stack, key)
     new = read_env_file(full_stack.root / ".env")[key]
     assert new != old and env[key] == new
     if key == "LOGFLARE_PUBLIC_ACCESS_TOKEN":
-        post = ('curl -s -o /dev/null -w "%{http_code}" -X POST -H "Content-Type: application/json" '
-                '-H "x-api-key: $0" -d "{\\"event_message\\": \\"e2e\\"}" '
-                '"http://127.0.0.1:4000/api/logs?source_name=postgres.logs"')
-        assert full_stack.exec("analytics", "sh", "-c", post, new) == "200"
-        assert full_stack.exec("analytics", "sh", "-c", post, old) == "401"
+        assert _ingest(full_stack, new) == "200"
+        assert _ingest(full_stack, old) == "401"
     states = full_stack.containers()
     assert all(c["State"]["Status"] == "running" for c in states.values())

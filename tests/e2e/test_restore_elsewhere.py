@@ -10,7 +10,7 @@ import shutil
 import pytest
 
 from tests.conftest import read_env_file
-from tests.e2e.conftest import PRIVATE_PORTS, UP_TIMEOUT, docker, make_stack
+from tests.e2e.conftest import PRIVATE_PORTS, UP_TIMEOUT, assert_ok, docker, make_stack
 
 
 @pytest.fixture
@@ -22,51 +22,48 @@ def stack(tmp_path_factory):
     finally:
         made.destroy()
 
-def _ok(result) -> None:
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-
 def _note(stack) -> str:
     return stack.exec("db", "psql", "-U", "postgres", "-tAc", "SELECT note FROM e2e_restore").strip()
 
 def test_restore_onto_a_fresh_folder_brings_everything_back(stack, tmp_path):
-    _ok(stack.start("up", "--timeout", UP_TIMEOUT, "--no-pull"))
+    assert_ok(stack.start("up", "--timeout", UP_TIMEOUT, "--no-pull"))
     stack.exec("db", "psql", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-c",
                "CREATE TABLE e2e_restore (note text); INSERT INTO e2e_restore VALUES ('kept');")
     stack.exec("n8n", "sh", "-c", "echo precious > /home/node/.n8n/e2e-restore.txt")
     archive = tmp_path / "before.tar"
-    _ok(stack.start("backup", str(archive)))
+    assert_ok(stack.start("backup", str(archive)))
     env_before = read_env_file(stack.root / ".env")
 
     # A new machine: the same checkout, no .env, no state file, no build/, no volumes.
-    _ok(stack.start("down", "--volumes", "--yes"))
+    assert_ok(stack.start("down", "--volumes", "--yes"))
     for name in (".env", ".localai-state.json"):
         (stack.root / name).unlink(missing_ok=True)
     shutil.rmtree(stack.root / "build", ignore_errors=True)
     assert docker("volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={stack.project}"
                   ).stdout.split() == []
 
-    _ok(stack.start("restore", str(archive), "--yes", timeout=1200))
+    assert_ok(stack.start("restore", str(archive), "--yes", timeout=1200))
     assert _note(stack) == "kept"
     assert stack.exec("n8n", "cat", "/home/node/.n8n/e2e-restore.txt").strip() == "precious"
     assert read_env_file(stack.root / ".env")["POSTGRES_PASSWORD"] == env_before["POSTGRES_PASSWORD"]
 
 def test_restore_across_a_rotation_brings_the_old_secrets_and_data_back(stack, tmp_path):
-    _ok(stack.start("up", "--timeout", UP_TIMEOUT, "--no-pull"))
+    assert_ok(stack.start("up", "--timeout", UP_TIMEOUT, "--no-pull"))
     stack.exec("db", "psql", "-U", "postgres", "-c",
                "CREATE TABLE IF NOT EXISTS e2e_restore (note text); DELETE FROM e2e_restore; "
                "INSERT INTO e2e_restore VALUES ('kept');")
     archive = tmp_path / "before-rotation.tar"
-    _ok(stack.start("backup", str(archive)))
+    assert_ok(stack.start("backup", str(archive)))
     old = read_env_file(stack.root / ".env")
-    _ok(stack.start("secrets", "rotate", "POSTGRES_PASSWORD", "--yes", timeout=1200))
+    assert_ok(stack.start("secrets", "rotate", "POSTGRES_PASSWORD", "--yes", timeout=1200))
     rotated = read_env_file(stack.root / ".env")
     assert rotated["POSTGRES_PASSWORD"] != old["POSTGRES_PASSWORD"]
     stack.exec("db", "psql", "-U", "postgres", "-c", "UPDATE e2e_restore SET note = 'after rotation'")
 
     result = stack.start("restore", str(archive), "--yes", timeout=1200)
-    _ok(result)
+    assert_ok(result)
     assert "not the one the existing database was created with" not in result.stderr
     assert _note(stack) == "kept"
     assert read_env_file(stack.root / ".env")["POSTGRES_PASSWORD"] == old["POSTGRES_PASSWORD"]
     # and the stack keeps working with the archive's secrets: a second up is clean
-    _ok(stack.start("up", "--timeout", UP_TIMEOUT, "--no-pull"))
+    assert_ok(stack.start("up", "--timeout", UP_TIMEOUT, "--no-pull"))
