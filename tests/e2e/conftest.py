@@ -84,6 +84,8 @@ def test_images() -> None:
     """The images are built by tests/setup_machine.sh; build any that are missing (cached)."""
     if docker("info", check=False).returncode != 0:
         pytest.fail("Docker Engine is not answering: run `bash tests/run.sh`, which sets it up")
+    if os.environ.get("LOCALAI_E2E_BUILD") == "0":
+        return  # a developer run on a shared engine: use the images as they are
     subprocess.run([sys.executable, str(REPO / "tests" / "images" / "build.py")], check=True, timeout=3000)
 
 
