@@ -21,9 +21,9 @@ from pathlib import Path
 
 from stack import dbstate, runner
 from stack.compose import Compose
-from stack.envfile import write_atomic
+from stack.config.envfile import write_atomic
+from stack.config.settings import Settings
 from stack.errors import ConfigError, StackError
-from stack.settings import Settings
 
 FORMAT = 1
 DB_VOLUME = "db_data"

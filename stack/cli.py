@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
+from stack.config.schema import ENVIRONMENTS, PROFILES
 from stack.errors import ConfigError, StackError
 from stack.paths import ROOT
-from stack.schema import ENVIRONMENTS, PROFILES
 
 
 def _stack_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -134,7 +134,7 @@ def restart(service: str | None) -> None:
 @click.pass_context
 def doctor(ctx: click.Context, profile: str | None, environment: str | None) -> None:
     """Check Docker, Compose, disk, RAM, ports and GPU; say which models fit. Exit 1 on a problem."""
-    from stack.config import prepare
+    from stack.config.store import prepare
     from stack.doctor import SystemProbe, exit_code, report_table, run_checks
     from stack.lifecycle import console
 

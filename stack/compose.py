@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stack import runner
+from stack.config.redact import scrub
 from stack.errors import StackError
-from stack.redact import scrub
 
 MIN_COMPOSE = (2, 20, 0)
 DOCKER_HINT = ("install Docker Engine (https://docs.docker.com/engine/install/) and start it, e.g. "

@@ -11,9 +11,9 @@ import json
 from pathlib import Path
 
 from stack import runner
-from stack.envfile import write_atomic
+from stack.config.envfile import write_atomic
+from stack.config.settings import Settings
 from stack.errors import ConfigError
-from stack.settings import Settings
 
 STATE_FILE = ".localai-state.json"
 # The JWT secret is not one: the database no longer stores it (templates/supabase/db/jwt.sql), and

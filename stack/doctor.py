@@ -19,6 +19,7 @@ from rich.table import Table
 
 from stack import runner
 from stack.compose import COMPOSE_HINT, MIN_COMPOSE
+from stack.config.settings import Settings
 from stack.errors import StackError
 from stack.hardware import (
     GIB,
@@ -32,7 +33,6 @@ from stack.hardware import (
     largest_fit,
     shape_for,
 )
-from stack.settings import Settings
 
 __all__ = ["Finding", "SystemProbe", "context_choice", "detect_profile", "doctor_exit_code", "fit_advice",
            "kv_cache_bytes", "render_report", "run_checks", "suggested_models"]

@@ -8,7 +8,7 @@ import requests
 
 from stack.catalogue import Service, private_url
 from stack.compose import ContainerState
-from stack.settings import Settings
+from stack.config.settings import Settings
 
 PROBE_TIMEOUT = 3.0
 

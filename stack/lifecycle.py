@@ -16,14 +16,14 @@ from rich.table import Table
 from stack import dbstate, n8n_setup, ollama, pgmove, pgupgrade, runner, supabase_check, webui_setup
 from stack.catalogue import BY_NAME, Service, enabled_services, user_url
 from stack.compose import Compose, check_docker
-from stack.config import prepare
-from stack.envfile import EnvFile, write_atomic
+from stack.config.envfile import EnvFile, write_atomic
+from stack.config.secrets import check_public_strength
+from stack.config.settings import Settings, build
+from stack.config.store import prepare
 from stack.errors import ConfigError, StackError
 from stack.health import Readiness, check_all
 from stack.paths import BUILD_DIR_NAME
 from stack.render import COMPOSE_FILE, check_output_dir, render_files, write_files
-from stack.secrets import check_public_strength
-from stack.settings import Settings, build
 
 POLL_SECONDS = 1.0
 # Piped output (CI, logs) gets a wide console so URLs are never cut.

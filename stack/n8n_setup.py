@@ -19,9 +19,9 @@ import re
 from pathlib import Path
 
 from stack.compose import Compose
+from stack.config.settings import Settings
 from stack.errors import StackError
 from stack.render import context
-from stack.settings import Settings
 
 STARTER_ID = "localaiStarterAgent"
 AGENT_USER = "openwebui"

@@ -18,8 +18,8 @@ from rich.progress import (
 from rich.table import Table
 
 from stack.compose import Compose
+from stack.config.settings import MODEL_RE, Settings
 from stack.errors import ConfigError, StackError
-from stack.settings import MODEL_RE, Settings
 
 PULL_TIMEOUT = (10, 600)  # connect, between stream chunks
 console = Console(stderr=True, highlight=False)

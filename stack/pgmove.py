@@ -15,6 +15,7 @@ from pathlib import Path
 
 from stack import runner
 from stack.compose import Compose
+from stack.config.settings import Settings
 from stack.errors import StackError
 from stack.pgupgrade import (
     CONFIG_PATH,
@@ -39,7 +40,6 @@ from stack.pgupgrade import (
     unexpected_errors,
     volume_exists,
 )
-from stack.settings import Settings
 
 
 def _password_env(settings: Settings) -> dict[str, str]:

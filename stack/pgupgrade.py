@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stack import runner
+from stack.config.settings import Settings
 from stack.errors import StackError
-from stack.settings import Settings
 
 DATA_KEY = "db_data"
 CONFIG_KEY = "db_config"

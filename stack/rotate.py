@@ -5,12 +5,12 @@ from pathlib import Path
 
 from stack import dbstate, n8n_setup
 from stack.compose import Compose
-from stack.config import prepare
-from stack.envfile import EnvFile, write_atomic
+from stack.config.envfile import EnvFile, write_atomic
+from stack.config.schema import BY_KEY, SECRET_KEYS
+from stack.config.secrets import bcrypt_base64, generate, sign_api_key
+from stack.config.settings import Settings
+from stack.config.store import prepare
 from stack.errors import ConfigError, StackError
-from stack.schema import BY_KEY, SECRET_KEYS
-from stack.secrets import bcrypt_base64, generate, sign_api_key
-from stack.settings import Settings
 
 ROTATABLE = {
     "JWT_SECRET": "ANON_KEY and SERVICE_ROLE_KEY are re-signed; update clients that hold the old keys",

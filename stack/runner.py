@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from stack.config.redact import scrub, scrub_argv
 from stack.errors import StackError
-from stack.redact import scrub, scrub_argv
 
 STDERR_TAIL_LINES = 20
 

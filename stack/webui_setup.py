@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stack.compose import Compose
+from stack.config.settings import Settings
 from stack.errors import StackError
-from stack.settings import Settings
 
 FUNCTION_ID = "n8n_agent"
 FUNCTION_NAME = "n8n agent"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from stack import doctor
+from stack.config.settings import build
 from stack.doctor import (
     Finding,
     Output,
@@ -20,7 +21,6 @@ from stack.doctor import (
     suggested_models,
 )
 from stack.hardware import GIB, MODEL_SHAPES, ModelShape, fit_advice, kv_cache_bytes, shape_for
-from stack.settings import build
 
 NVIDIA_SMI = ("nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits")
 DOCKER_VERSION = ("docker", "version", "--format", "{{json .}}")

@@ -15,12 +15,12 @@ import yaml
 
 from stack import n8n_setup
 from stack.catalogue import BY_NAME
-from stack.config import prepare
-from stack.images import DEFAULT_IMAGES
+from stack.config.images import DEFAULT_IMAGES
+from stack.config.schema import BY_KEY
+from stack.config.secrets import generate
+from stack.config.store import prepare
 from stack.render import N8N_ENTRYPOINT
 from stack.rotate import new_values
-from stack.schema import BY_KEY
-from stack.secrets import generate
 from tests.conftest import PUBLIC_ENV, append_env, run_start
 
 NODE_BOX = (220, 140)  # width, height an n8n node takes on the canvas with its label below

@@ -4,11 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from stack import redact
-from stack.envfile import EnvFile, write_atomic
-from stack.schema import SECRET_KEYS
-from stack.secrets import fill_missing
-from stack.settings import Settings, build, read_env
+from stack.config import redact
+from stack.config.envfile import EnvFile, write_atomic
+from stack.config.schema import SECRET_KEYS
+from stack.config.secrets import fill_missing
+from stack.config.settings import Settings, build, read_env
 
 REMEMBERED = ("PROFILE", "ENVIRONMENT")
 

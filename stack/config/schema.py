@@ -1,13 +1,13 @@
 """Every setting the stack knows: default, group, documentation and kind.
 
 This table is the single source of `.env.example` (see `example_text`) and of validation.
-Secrets have an empty default and a generator (stack/secrets.py fills them once).
+Secrets have an empty default and a generator (stack/config/secrets.py fills them once).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from stack.images import DEFAULT_IMAGES
+from stack.config.images import DEFAULT_IMAGES
 
 PROFILES = ("cpu", "gpu-nvidia", "gpu-amd", "none")
 ENVIRONMENTS = ("private", "public")

@@ -14,9 +14,9 @@ import time
 import bcrypt
 import jwt
 
-from stack import redact
+from stack.config import redact
+from stack.config.schema import BY_KEY, SECRET_KEYS
 from stack.errors import ConfigError
-from stack.schema import BY_KEY, SECRET_KEYS
 
 ALPHANUMERIC = string.ascii_letters + string.digits
 JWT_ISSUER = "supabase"
