@@ -224,8 +224,8 @@ def secrets_group() -> None:
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 def secrets_rotate(key: str, yes: bool) -> None:
     """Replace one secret everywhere it lives (database included) and restart what uses it."""
+    from stack.config.secrets import REFUSED, ROTATABLE
     from stack.lifecycle import rotate_secret
-    from stack.rotate import REFUSED, ROTATABLE
 
     if key in ROTATABLE and key not in REFUSED and not yes:
         if not sys.stdin.isatty():

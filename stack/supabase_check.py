@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from stack import runner
 from stack.catalogue import BY_NAME, private_url
-from stack.config.secrets import random_alnum, sign_api_key
+from stack.config.generators import random_alnum, sign_api_key
 from stack.config.settings import Settings
 from stack.errors import StackError
 

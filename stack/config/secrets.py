@@ -1,106 +1,86 @@
 """Generate every missing secret once; never overwrite one that exists (invariant 2).
 
-Generated values are alphanumeric (or hex), so they are safe inside connection URLs and in both
-python-dotenv's and Compose's .env parsers. ANON_KEY / SERVICE_ROLE_KEY are HS256 JWTs signed
-with JWT_SECRET.
+What each secret is made from and how it is checked is declared on it (stack/config/generators.py,
+the settings table). Here: the order those declarations give, making values (each registered for
+masking the moment it exists), and checking the values a user supplied.
 """
 from __future__ import annotations
 
-import base64
-import secrets
-import string
-import time
-
-import bcrypt
-import jwt
+from collections.abc import Mapping
 
 from stack.config import redact
-from stack.config.schema import BY_KEY, SECRET_KEYS
+from stack.config.generators import ApiKey, Refused, Rotatable, Secret, api_key_role
+from stack.config.schema import SECRETS
 from stack.errors import ConfigError
 
-ALPHANUMERIC = string.ascii_letters + string.digits
-JWT_ISSUER = "supabase"
-JWT_LIFETIME_SECONDS = 10 * 365 * 24 * 3600
-URL_SECRETS = ("POSTGRES_PASSWORD", "N8N_DB_PASSWORD")
-EXACT_LENGTH = {"VAULT_ENC_KEY": 32, "REALTIME_DB_ENC_KEY": 16}
-MIN_LENGTH = {"JWT_SECRET": 32, "SECRET_KEY_BASE": 64, "PG_META_CRYPTO_KEY": 32, "N8N_ENCRYPTION_KEY": 16,
-              "POSTGRES_PASSWORD": 12, "N8N_DB_PASSWORD": 12, "DASHBOARD_PASSWORD": 8,
-              "CADDY_BASIC_AUTH_PASSWORD": 8, "WEBUI_SECRET_KEY": 16, "SEARXNG_SECRET": 16,
-              "N8N_USER_MANAGEMENT_JWT_SECRET": 16, "N8N_OWNER_PASSWORD": 8, "N8N_AGENT_PASSWORD": 8,
-              "N8N_RUNNERS_AUTH_TOKEN": 16}
 FORBIDDEN = set(" \t$'\"`\\#")
+ROTATABLE: dict[str, str] = {k: s.rotation.effect for k, s in SECRETS.items() if isinstance(s.rotation, Rotatable)}
+REFUSED: dict[str, str] = {k: s.rotation.reason for k, s in SECRETS.items() if isinstance(s.rotation, Refused)}
+IN_DATABASE: tuple[str, ...] = tuple(k for k, s in SECRETS.items() if s.in_database)
 
 
-def random_alnum(length: int) -> str:
-    return "".join(secrets.choice(ALPHANUMERIC) for _ in range(length))
+def generation_order(declared: Mapping[str, Secret]) -> tuple[str, ...]:
+    """Every secret after the ones it is made from, whatever order the table lists them in."""
+    order: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(key: str, chain: tuple[str, ...]) -> None:
+        if key in order:
+            return
+        if key not in declared:
+            raise ValueError(f"secret {chain[-1]} is made from {key}, which is not a declared secret")
+        if key in visiting:
+            raise ValueError(f"secrets made from each other: {' -> '.join((*chain, key))}")
+        visiting.add(key)
+        for need in declared[key].make.needs:
+            visit(need, (*chain, key))
+        visiting.discard(key)
+        order.append(key)
+
+    for key in declared:
+        visit(key, ())
+    return tuple(order)
 
 
-def sign_api_key(role: str, jwt_secret: str, issued_at: int | None = None) -> str:
-    """A Supabase API key: HS256 JWT with role, iss, iat and a long exp."""
-    iat = int(time.time()) if issued_at is None else issued_at
-    claims = {"role": role, "iss": JWT_ISSUER, "iat": iat, "exp": iat + JWT_LIFETIME_SECONDS}
-    return jwt.encode(claims, jwt_secret, algorithm="HS256")
+ORDER = generation_order(SECRETS)
 
 
-def api_key_role(token: str, jwt_secret: str) -> str | None:
-    """The role claim of `token` if it is a valid HS256 JWT signed with `jwt_secret`, else None."""
-    try:
-        claims = jwt.decode(token, jwt_secret, algorithms=["HS256"], options={"require": ["exp", "role"]})
-    except jwt.PyJWTError:
-        return None
-    role = claims.get("role")
-    return role if isinstance(role, str) else None
+def new_secret(key: str, values: Mapping[str, str], declared: Mapping[str, Secret] = SECRETS) -> str:
+    """A fresh value for `key`, registered for masking before anything can print it."""
+    value = declared[key].make.make(values)
+    redact.register(value)
+    return value
 
 
-def bcrypt_base64(password: str) -> str:
-    """Caddy's basic auth wants a bcrypt hash; base64 keeps `$` out of .env and Compose."""
-    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=12))
-    return base64.b64encode(hashed).decode()
-
-
-def _bcrypt_matches(password: str, encoded: str) -> bool:
-    try:
-        return bcrypt.checkpw(password.encode(), base64.b64decode(encoded, validate=True))
-    except ValueError:
-        return False
-
-
-def generate(spec: str, values: dict[str, str]) -> str:
-    kind, _, arg = spec.partition(":")
-    if kind == "alnum":
-        return random_alnum(int(arg))
-    if kind == "password":  # letters and digits with at least one digit and one uppercase letter (n8n's rule)
-        value = random_alnum(int(arg))
-        while not (any(c.isdigit() for c in value) and any(c.isupper() for c in value)):
-            value = random_alnum(int(arg))
-        return value
-    if kind == "hex":
-        return secrets.token_hex(int(arg))
-    if kind == "jwt":
-        return sign_api_key(arg, values["JWT_SECRET"])
-    if kind == "bcrypt":
-        return bcrypt_base64(values[arg])
-    raise ValueError(f"unknown secret spec {spec}")
-
-
-def fill_missing(values: dict[str, str]) -> dict[str, str]:
-    """Return {key: new value} for every blank secret; existing secrets are checked, never replaced."""
-    _check_existing(values)
+def fill_missing(values: dict[str, str], declared: Mapping[str, Secret] = SECRETS) -> dict[str, str]:
+    """Return {key: new value} for every blank secret; existing secrets are checked, never replaced
+    (a derived one that no longer follows its source, like a stale bcrypt hash, is remade)."""
+    check_existing(values, declared)
     merged = dict(values)
     new: dict[str, str] = {}
-    for key in SECRET_KEYS:  # schema order: JWT_SECRET comes before the keys it signs
-        spec = BY_KEY[key].secret
-        stale_hash = spec.startswith("bcrypt:") and merged[key] and not _bcrypt_matches(
-            merged[spec.partition(":")[2]], merged[key])
-        if not merged[key] or stale_hash:
-            merged[key] = new[key] = generate(spec, merged)
-    redact.register(*(merged[k] for k in SECRET_KEYS))
+    for key in generation_order(declared):
+        generator = declared[key].make
+        if not merged[key] or generator.stale(merged[key], merged):
+            merged[key] = new[key] = new_secret(key, merged, declared)
     return new
 
 
-def _check_existing(values: dict[str, str]) -> None:
-    """User-supplied secrets must be safe to use; API keys must match JWT_SECRET."""
-    for key in SECRET_KEYS:
+def remake(key: str, values: Mapping[str, str], declared: Mapping[str, Secret] = SECRETS) -> dict[str, str]:
+    """For rotation: a new `key` and a new value of every secret made from it, directly or not."""
+    merged = dict(values)
+    merged[key] = new_secret(key, merged, declared)
+    remade = {key}
+    for other in generation_order(declared):
+        if other not in remade and set(declared[other].make.needs) & remade:
+            merged[other] = new_secret(other, merged, declared)
+            remade.add(other)
+    return {k: merged[k] for k in remade}
+
+
+def check_existing(values: Mapping[str, str], declared: Mapping[str, Secret] = SECRETS) -> None:
+    """User-supplied secrets must be safe to use; API keys must verify with their signing secret.
+    Every value found is registered for masking."""
+    for key, secret in declared.items():
         value = values[key]
         if not value:
             continue
@@ -108,27 +88,27 @@ def _check_existing(values: dict[str, str]) -> None:
         if set(value) & FORBIDDEN:
             raise ConfigError(f"{key}: must not contain spaces, quotes, backslashes, # or $ "
                               "(they change meaning in .env and Compose); leave it blank to generate one")
-        if key in URL_SECRETS and not value.isalnum():
+        if secret.url_safe and not value.isalnum():
             raise ConfigError(f"{key}: must be letters and digits only because it goes inside "
                               "connection URLs (an @ or : would break them); leave it blank to generate one")
-        if key in EXACT_LENGTH and len(value) != EXACT_LENGTH[key]:
-            raise ConfigError(f"{key}: must be exactly {EXACT_LENGTH[key]} characters "
+        if secret.exact_length and len(value) != secret.exact_length:
+            raise ConfigError(f"{key}: must be exactly {secret.exact_length} characters "
                               f"(it has {len(value)}); leave it blank to generate one")
-        if key in MIN_LENGTH and len(value) < MIN_LENGTH[key]:
-            raise ConfigError(f"{key}: must be at least {MIN_LENGTH[key]} characters "
+        if len(value) < secret.min_length:
+            raise ConfigError(f"{key}: must be at least {secret.min_length} characters "
                               f"(it has {len(value)}); leave it blank to generate one")
-    jwt_secret = values["JWT_SECRET"]
-    for key, role in (("ANON_KEY", "anon"), ("SERVICE_ROLE_KEY", "service_role")):
-        if not values[key]:
+    for key, secret in declared.items():
+        if not isinstance(secret.make, ApiKey) or not values[key]:
             continue
-        if not jwt_secret:
-            raise ConfigError(f"JWT_SECRET is blank but {key} is set: restore the JWT_SECRET it was signed "
+        role, signer = secret.make.role, secret.make.signer
+        if not values[signer]:
+            raise ConfigError(f"{signer} is blank but {key} is set: restore the {signer} it was signed "
                               f"with, or blank {key} too to generate a new pair")
-        found = api_key_role(values[key], jwt_secret)
+        found = api_key_role(values[key], values[signer])
         if found != role:
-            problem = "is not signed with JWT_SECRET" if found is None else f"has role '{found}'"
-            raise ConfigError(f"{key} {problem} (expected role {role}); if you changed JWT_SECRET on "
-                              f"purpose use `start.py secrets rotate JWT_SECRET`, or blank {key} to re-sign it")
+            problem = f"is not signed with {signer}" if found is None else f"has role '{found}'"
+            raise ConfigError(f"{key} {problem} (expected role {role}); if you changed {signer} on "
+                              f"purpose use `start.py secrets rotate {signer}`, or blank {key} to re-sign it")
 
 
 PLACEHOLDERS = {"password", "changeme", "secret", "admin", "supabase", "ultrasecretkey",
@@ -136,9 +116,9 @@ PLACEHOLDERS = {"password", "changeme", "secret", "admin", "supabase", "ultrasec
                 "this_password_is_insecure_and_should_be_updated"}
 
 
-def check_public_strength(values: dict[str, str]) -> None:
+def check_public_strength(values: Mapping[str, str]) -> None:
     """Public mode never starts with a secret someone else could know."""
-    for key in SECRET_KEYS:
+    for key in SECRETS:
         value = values[key].lower()
         if value in PLACEHOLDERS or (value and len(set(value)) < 6):
             raise ConfigError(f"{key} is a known placeholder or too weak for public mode; blank it in .env to "

@@ -103,7 +103,7 @@ def test_supabase_keys_work_through_the_gateway(private_stack):
 
 
 def test_supabase_check_fails_naming_a_wrong_key(private_stack):
-    from stack.config.secrets import random_alnum, sign_api_key
+    from stack.config.generators import random_alnum, sign_api_key
     from stack.config.settings import Settings
     from stack.errors import StackError
     from stack.supabase_check import require_keys_work

@@ -18,7 +18,8 @@ def _webui(project) -> dict:
 
 def test_pin_is_0_12_4_with_its_source():
     assert DEFAULT_IMAGES["OPEN_WEBUI_IMAGE"] == "ghcr.io/open-webui/open-webui:v0.12.4"
-    line = next(x for x in (REPO / "stack" / "config" / "images.py").read_text().splitlines() if '"OPEN_WEBUI_IMAGE"' in x)
+    pins = (REPO / "stack" / "config" / "images.py").read_text().splitlines()
+    line = next(x for x in pins if '"OPEN_WEBUI_IMAGE"' in x)
     assert "open-webui 0.12.4" in line and "checked 2026-12-01" in line
 
 
