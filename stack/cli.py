@@ -135,10 +135,11 @@ def restart(service: str | None) -> None:
 def doctor(ctx: click.Context, profile: str | None, environment: str | None) -> None:
     """Check Docker, Compose, disk, RAM, ports and GPU; say which models fit. Exit 1 on a problem."""
     from stack.config.store import prepare
-    from stack.doctor import SystemProbe, exit_code, report_table, run_checks
+    from stack.doctor import SystemProbe, exit_code, report_table, run_checks, suggested_models
     from stack.lifecycle import console
 
-    settings = prepare(ROOT, _overrides(ctx, profile, environment)).settings
+    settings = prepare(ROOT, _overrides(ctx, profile, environment),
+                       suggest_models=lambda: suggested_models(SystemProbe())).settings
     findings = run_checks(settings, SystemProbe())
     console.print(report_table(findings))
     if exit_code(findings):

@@ -19,7 +19,7 @@ from stack.compose import Compose, check_docker
 from stack.config.envfile import EnvFile, write_atomic
 from stack.config.secrets import check_public_strength
 from stack.config.settings import Settings, build
-from stack.config.store import prepare
+from stack.config.store import APPLIED_FILE, applied, applied_record, load, prepare
 from stack.errors import ConfigError, StackError
 from stack.health import Readiness, check_all
 from stack.paths import BUILD_DIR_NAME
@@ -53,14 +53,22 @@ class UpReport:
 def render_stack(root: Path, overrides: dict[str, str], out: Path | None = None) -> RenderResult:
     """Validate everything in memory first; only then write .env and the output directory."""
     out = out or build_dir(root)
-    prepared = prepare(root, overrides)
+    prepared = prepare(root, overrides, suggest_models=_suggested_models)
     if prepared.settings.public:
         check_public_strength(prepared.settings.values)
     files = render_files(prepared.settings, root)
+    files[APPLIED_FILE] = applied_record(prepared.settings)
     check_output_dir(out)
     env_written = prepared.commit()
     changed = write_files(files, out)
     return RenderResult(prepared.settings, changed, env_written)
+
+
+def _suggested_models() -> str:
+    """OLLAMA_MODELS for a first .env: what doctor says fits this machine."""
+    from stack.doctor import SystemProbe, suggested_models
+
+    return suggested_models(SystemProbe())
 
 
 def published_ports(settings: Settings) -> dict[int, str]:
@@ -100,10 +108,30 @@ def compose_for(settings: Settings) -> Compose:
 
 
 def existing_settings(root: Path) -> Settings:
-    """Settings of a stack that was set up before; commands like down/status never create one."""
-    if not (root / ".env").exists():
-        raise ConfigError("no .env here: the stack was never started from this folder (run `python start.py`)")
-    return render_stack(root, {}).settings
+    """Settings of a stack that was set up before, read without writing; refused while .env holds an
+    edit not applied yet (acting on it would mix the old stack with the new settings)."""
+    return applied(root, build_dir(root)).require_current()
+
+
+def applied_settings(root: Path) -> Settings:
+    """What the stack was last rendered from, for commands that only look at it or stop it: an edit
+    of .env not applied yet (or a typo in it) is reported and does not change their target."""
+    state = applied(root, build_dir(root))
+    if not state.current:
+        progress_console.print(state.warning(), markup=False, highlight=False, soft_wrap=True)
+    return state.settings
+
+
+def _rendered(settings: Settings) -> bool:
+    return (build_dir(settings.root) / COMPOSE_FILE).exists()
+
+
+def _projects_from(compose_file: Path) -> list[str]:
+    """Compose projects that have containers made from this folder's compose file (their labels)."""
+    result = runner.run(["docker", "ps", "-a", "--filter", f"label=com.docker.compose.project.config_files="
+                         f"{compose_file.resolve()}", "--format", '{{.Label "com.docker.compose.project"}}'],
+                        check=False, timeout=30)
+    return sorted(set(result.stdout.split())) if result.returncode == 0 else []
 
 
 def _progress_table(services: list[Service], readiness: dict[str, Readiness], elapsed: float) -> Table:
@@ -259,11 +287,12 @@ def up(root: Path, overrides: dict[str, str], timeout: float = 900, quiet: bool 
        pull_models: bool = True) -> UpReport:
     t0 = time.monotonic()
     check_docker()
+    # Refused before anything is written: a refused `up` must not leave build/ ahead of what runs.
+    dbstate.check_unchanged(prepare(root, overrides).settings)
     rendered = render_stack(root, overrides)
     settings = rendered.settings
     _brief_doctor(settings)
     compose = compose_for(settings)
-    dbstate.check_unchanged(settings)
     check_ports_free(settings, compose)
     report = UpReport(settings=settings, readiness={})
     report.seconds_control_plane = time.monotonic() - t0
@@ -305,18 +334,24 @@ def prove_supabase_keys(settings: Settings, compose: Compose) -> list[supabase_c
 
 
 def down(root: Path, volumes: bool = False, quiet: bool = False) -> None:
-    settings = existing_settings(root)
+    """Stop what is running from this folder: the project build/ was rendered for, and any other
+    project whose containers came from the same compose file (PROJECT_NAME edited since)."""
+    settings = applied_settings(root)
     args = ["down", "--remove-orphans"] + (["--volumes"] if volumes else [])
-    compose = compose_for(settings)
-    for attempt in range(3):
-        try:
-            compose.run(*args, timeout=600)
-            break
-        except StackError as exc:
-            # Docker Engine can report the network still busy for a moment after its containers are gone.
-            if "active endpoints" not in exc.stderr or attempt == 2:
-                raise
-            time.sleep(2)
+    compose_file = build_dir(root) / COMPOSE_FILE
+    projects = [settings.project] if _rendered(settings) else []
+    projects += [p for p in _projects_from(compose_file) if p not in projects]
+    for project in projects:
+        compose = Compose(project, compose_file, settings.env_path)
+        for attempt in range(3):
+            try:
+                compose.run(*args, timeout=600)
+                break
+            except StackError as exc:
+                # Docker Engine can report the network still busy for a moment after its containers are gone.
+                if "active endpoints" not in exc.stderr or attempt == 2:
+                    raise
+                time.sleep(2)
     if not quiet:
         console.print(f"Stack {settings.project} stopped." + (" All data volumes deleted." if volumes else
                                                               " Data volumes kept."))
@@ -335,8 +370,8 @@ def accounts(root: Path) -> None:
 
 
 def status(root: Path) -> dict[str, str]:
-    settings = existing_settings(root)
-    states = compose_for(settings).states()
+    settings = applied_settings(root)
+    states = compose_for(settings).states() if _rendered(settings) else {}
     if not states:
         console.print(f"Stack {settings.project} is stopped (no containers).")
         return {}
@@ -369,7 +404,7 @@ def _known_service(service: str | None) -> None:
 
 def logs(root: Path, service: str | None, follow: bool = False, tail: int = 200) -> None:
     _known_service(service)
-    settings = existing_settings(root)
+    settings = applied_settings(root)
     args = ["logs", "--no-color", "--tail", str(tail)] + (["--follow"] if follow else [])
     code = compose_for(settings).stream(*args, *_service_arg(settings, service))
     if code not in (0, 130):
@@ -391,7 +426,7 @@ def ollama_client(settings: Settings, compose: Compose) -> ollama.OllamaClient |
 
 
 def models_client(root: Path) -> ollama.OllamaClient | ollama.ContainerOllama:
-    settings = existing_settings(root)
+    settings = applied_settings(root)
     return ollama_client(settings, compose_for(settings))
 
 
@@ -478,7 +513,8 @@ def _project_volumes(project: str) -> list[str]:
 def update(root: Path, take_backup: bool = True, timeout: float = 900) -> Path | None:
     """Fetch the pinned images, refuse early if the database cannot be moved, back up, move the
     database to a new Postgres major version if the pins changed it, recreate what changed."""
-    settings = existing_settings(root)
+    load(root)  # an existing stack (with a valid .env) only; update applies .env like `up`
+    settings = render_stack(root, {}).settings
     compose = compose_for(settings)
     ensure_images(settings, compose)  # with progress, and a missing tag named, before anything changes
     move = pgupgrade.plan(settings, dbstate.recorded_db_image(settings), root / "backups")
