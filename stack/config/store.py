@@ -12,6 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from dotenv import dotenv_values
+
+from stack.config import redact
 from stack.config.envfile import EnvFile, write_atomic
 from stack.config.schema import SECRET_KEYS, SETTINGS
 from stack.config.secrets import check_existing, fill_missing
@@ -121,6 +124,16 @@ def _recorded(build_dir: Path) -> dict[str, object] | None:
     return data
 
 
+def _mask_what_env_holds(path: Path) -> None:
+    """A .env that does not validate still holds the secrets the stack runs with: mask them anyway
+    (python-dotenv's lenient reader skips the lines it cannot parse)."""
+    try:
+        found = dotenv_values(path)
+    except (OSError, UnicodeDecodeError):
+        return
+    redact.register(*(value or "" for key, value in found.items() if key in SECRET_KEYS))
+
+
 def applied(root: Path, build_dir: Path) -> Applied:
     """Compare .env with the record in `build_dir`. Pure: reads only. Without a record (nothing
     rendered yet, or by an older start.py) .env is all there is and must be valid."""
@@ -134,6 +147,7 @@ def applied(root: Path, build_dir: Path) -> Applied:
         if record is None:
             raise
         settings, invalid = None, str(exc)
+        _mask_what_env_holds(root / ".env")
     if record is None:
         assert settings is not None
         return Applied(settings, True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stack.config import store
+from stack.config import redact, store
 from stack.errors import ConfigError
 from tests.conftest import append_env, read_env_file, run_start
 
@@ -103,3 +103,13 @@ def test_the_record_holds_no_secret_and_is_deterministic(rendered):
     before = _snapshot(rendered)
     assert run_start(rendered, "render").returncode == 0
     assert _snapshot(rendered) == before
+
+
+def test_secrets_stay_masked_when_env_has_a_typo(rendered):
+    """status/logs of a stack whose .env does not validate still mask the secrets it holds."""
+    secret = read_env_file(rendered / ".env")["DASHBOARD_PASSWORD"]
+    append_env(rendered, {"WEBUI_PORT": "30o0"})
+    redact._known.discard(secret)
+    state = store.applied(rendered, rendered / "build")
+    assert state.invalid
+    assert secret not in redact.scrub(f"a service printed {secret}")
