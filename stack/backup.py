@@ -19,8 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from stack import dbstate, runner
-from stack.compose import Compose
+from stack import dbstate
+from stack.engines import runner
+from stack.engines.compose import Compose
 from stack.envfile import write_atomic
 from stack.errors import ConfigError, StackError
 from stack.settings import Settings

@@ -10,7 +10,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from stack import runner
+from stack.engines import runner
 from stack.envfile import write_atomic
 from stack.errors import ConfigError
 from stack.settings import Settings

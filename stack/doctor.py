@@ -1,6 +1,6 @@
 """`start.py doctor`: what this machine has, what will get in the way of the stack, and which models fit.
 
-Everything about the machine comes through one SystemProbe (commands via stack.runner, files, disk,
+Everything about the machine comes through one SystemProbe (commands via stack.engines.runner, files, disk,
 ports), so tests can hand in a probe with canned answers; the checks are plain functions over it.
 The model-size and KV-cache arithmetic lives in stack.hardware.
 """
@@ -17,8 +17,8 @@ from pathlib import Path
 
 from rich.table import Table
 
-from stack import runner
-from stack.compose import COMPOSE_HINT, MIN_COMPOSE
+from stack.engines import runner
+from stack.engines.compose import COMPOSE_HINT, MIN_COMPOSE
 from stack.errors import StackError
 from stack.hardware import (
     GIB,
@@ -72,7 +72,7 @@ class SystemProbe:
         self._seen: dict[tuple[str, ...], Output] = {}
 
     def command(self, argv: list[str]) -> Output:
-        """Run argv through stack.runner (once per probe: doctor and detect_profile ask the same things)."""
+        """Run argv through stack.engines.runner (once per probe: doctor and detect_profile ask the same things)."""
         key = tuple(argv)
         if key not in self._seen:
             try:

@@ -13,10 +13,11 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from stack import dbstate, n8n_setup, ollama, pgmove, pgupgrade, runner, supabase_check, webui_setup
+from stack import dbstate, n8n_setup, ollama, pgmove, pgupgrade, supabase_check, webui_setup
 from stack.catalogue import BY_NAME, Service, enabled_services, user_url
-from stack.compose import Compose, check_docker
 from stack.config import prepare
+from stack.engines import runner
+from stack.engines.compose import Compose, check_docker
 from stack.envfile import EnvFile, write_atomic
 from stack.errors import ConfigError, StackError
 from stack.health import Readiness, check_all
@@ -212,8 +213,6 @@ def url_table(settings: Settings) -> Table:
 def ensure_images(settings: Settings, compose: Compose) -> None:
     """Pull missing images first, with Compose's own progress, so downloads never eat the readiness deadline."""
     import yaml
-
-    from stack import runner
 
     config = yaml.safe_load((build_dir(settings.root) / COMPOSE_FILE).read_text())
     images = sorted({str(spec["image"]) for spec in config["services"].values()})

@@ -18,7 +18,7 @@ import json
 import re
 from pathlib import Path
 
-from stack.compose import Compose
+from stack.engines.compose import Compose
 from stack.errors import StackError
 from stack.render import context
 from stack.settings import Settings

@@ -17,7 +17,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from stack.compose import Compose
+from stack.engines.compose import Compose
 from stack.errors import ConfigError, StackError
 from stack.settings import MODEL_RE, Settings
 

@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from stack import runner
-from stack.compose import Compose
+from stack.engines import runner
+from stack.engines.compose import Compose
 from stack.errors import StackError
 from stack.pgupgrade import (
     CONFIG_PATH,

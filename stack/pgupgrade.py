@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stack import runner
+from stack.engines import runner
 from stack.errors import StackError
 from stack.settings import Settings
 

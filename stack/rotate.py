@@ -4,8 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from stack import dbstate, n8n_setup
-from stack.compose import Compose
 from stack.config import prepare
+from stack.engines.compose import Compose
 from stack.envfile import EnvFile, write_atomic
 from stack.errors import ConfigError, StackError
 from stack.schema import BY_KEY, SECRET_KEYS

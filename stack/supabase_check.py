@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stack import runner
 from stack.catalogue import BY_NAME, private_url
+from stack.engines import runner
 from stack.errors import StackError
 from stack.secrets import random_alnum, sign_api_key
 from stack.settings import Settings

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from stack.compose import Compose
+from stack.engines.compose import Compose
 from stack.errors import StackError
 from stack.settings import Settings
 

@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from stack import runner
+from stack.engines import runner
 from stack.errors import StackError
 from stack.redact import scrub
 
