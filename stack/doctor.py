@@ -19,7 +19,7 @@ from rich.table import Table
 
 from stack.engines import runner
 from stack.engines.compose import COMPOSE_HINT, MIN_COMPOSE
-from stack.errors import StackError
+from stack.engines.errors import CommandNotFound, CommandTimedOut
 from stack.hardware import (
     GIB,
     MODEL_SHAPES,
@@ -78,8 +78,10 @@ class SystemProbe:
             try:
                 result = runner.run(list(argv), check=False, timeout=self.timeout)
                 self._seen[key] = Output(result.returncode, result.stdout, result.stderr)
-            except StackError as exc:  # not installed, or no answer in time
-                self._seen[key] = Output(124 if "did not finish" in exc.message else 127, "", exc.message)
+            except CommandTimedOut as exc:
+                self._seen[key] = Output(124, "", exc.message)
+            except CommandNotFound as exc:
+                self._seen[key] = Output(127, "", exc.message)
         return self._seen[key]
 
     def read(self, path: str) -> str:

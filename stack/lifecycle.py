@@ -18,6 +18,7 @@ from stack.catalogue import BY_NAME, Service, enabled_services, user_url
 from stack.config import prepare
 from stack.engines import runner
 from stack.engines.compose import Compose, check_docker
+from stack.engines.errors import NetworkInUse
 from stack.envfile import EnvFile, write_atomic
 from stack.errors import ConfigError, StackError
 from stack.health import Readiness, check_all
@@ -293,9 +294,9 @@ def down(root: Path, volumes: bool = False, quiet: bool = False) -> None:
         try:
             compose.run(*args, timeout=600)
             break
-        except StackError as exc:
+        except NetworkInUse:
             # Docker Engine can report the network still busy for a moment after its containers are gone.
-            if "active endpoints" not in exc.stderr or attempt == 2:
+            if attempt == 2:
                 raise
             time.sleep(2)
     if not quiet:
