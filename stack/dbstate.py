@@ -30,10 +30,9 @@ BAKED_IN = ("POSTGRES_PASSWORD", "N8N_DB_PASSWORD")
 ADMIN_ROLE = "supabase_admin"
 
 
-def admin_psql(database: str, program: str = "psql") -> tuple[str, ...]:
-    """`docker compose` arguments that run psql (or pg_dumpall) in the db container as ADMIN_ROLE."""
-    argv = ("exec", "-T", "db", program, "-U", ADMIN_ROLE)
-    return argv + (("-d", database) if program == "psql" else ("-l", database))
+def admin_psql(database: str, program: str = "psql") -> list[str]:
+    """argv that runs psql (or pg_dumpall) in the db container as ADMIN_ROLE (engine.exec runs it there)."""
+    return [program, "-U", ADMIN_ROLE, *(("-d", database) if program == "psql" else ("-l", database))]
 
 
 def fingerprint(value: str) -> str:

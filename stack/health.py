@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import requests
 
 from stack.catalogue import Service, private_url
-from stack.engines.compose import ContainerState
+from stack.engines.base import ContainerState
 from stack.settings import Settings
 
 PROBE_TIMEOUT = 3.0

@@ -139,7 +139,7 @@ def wait_until_ready(settings: Settings, compose: Compose, proc: subprocess.Pope
                 _, compose_stderr = proc.communicate()
                 report.seconds_compose_up = time.monotonic() - start
                 if proc.returncode != 0:
-                    raise compose.failed(proc, compose_stderr)
+                    raise compose.up_failed(proc, compose_stderr)
                 proc = None
             readiness = check_all(services, settings, compose.states())
             elapsed = time.monotonic() - start
@@ -220,7 +220,7 @@ def ensure_images(settings: Settings, compose: Compose) -> None:
     if runner.run(["docker", "image", "inspect", *images], check=False, timeout=60).returncode == 0:
         return
     progress_console.print("Downloading the pinned images that are not here yet (the first run pulls several GB)...")
-    if compose.stream("pull", "--policy", "missing") != 0:
+    if compose.pull() != 0:
         raise StackError("pulling the images failed", hint="check the network, or point the *_IMAGE settings in .env "
                                                             "at a registry mirror you can reach")
 
@@ -251,7 +251,7 @@ def up(root: Path, overrides: dict[str, str], timeout: float = 900, quiet: bool 
     report.seconds_control_plane = time.monotonic() - t0
     ensure_images(settings, compose)
     pgupgrade.check_major(settings)
-    proc = compose.start_up()
+    proc = compose.up()
     wait_until_ready(settings, compose, proc, timeout, report)
     dbstate.record(settings)
     prove_supabase_keys(settings, compose)
@@ -288,11 +288,10 @@ def prove_supabase_keys(settings: Settings, compose: Compose) -> list[supabase_c
 
 def down(root: Path, volumes: bool = False, quiet: bool = False) -> None:
     settings = existing_settings(root)
-    args = ["down", "--remove-orphans"] + (["--volumes"] if volumes else [])
     compose = compose_for(settings)
     for attempt in range(3):
         try:
-            compose.run(*args, timeout=600)
+            compose.down(volumes=volumes)
             break
         except NetworkInUse:
             # Docker Engine can report the network still busy for a moment after its containers are gone.
@@ -352,8 +351,7 @@ def _known_service(service: str | None) -> None:
 def logs(root: Path, service: str | None, follow: bool = False, tail: int = 200) -> None:
     _known_service(service)
     settings = existing_settings(root)
-    args = ["logs", "--no-color", "--tail", str(tail)] + (["--follow"] if follow else [])
-    code = compose_for(settings).stream(*args, *_service_arg(settings, service))
+    code = compose_for(settings).logs(*_service_arg(settings, service), tail=tail, follow=follow)
     if code not in (0, 130):
         raise StackError(f"docker compose logs exited with {code}")
 
@@ -361,7 +359,7 @@ def logs(root: Path, service: str | None, follow: bool = False, tail: int = 200)
 def restart(root: Path, service: str | None) -> None:
     _known_service(service)
     settings = existing_settings(root)
-    compose_for(settings).run("restart", *_service_arg(settings, service), timeout=600)
+    compose_for(settings).restart(*_service_arg(settings, service))
     console.print(f"Restarted {service or 'all services'}.")
 
 
@@ -463,7 +461,7 @@ def update(root: Path, take_backup: bool = True, timeout: float = 900) -> Path |
     settings = existing_settings(root)
     compose = compose_for(settings)
     progress_console.print("Fetching the pinned images (those already present are kept)...")
-    compose.run("pull", "--policy", "missing", "--quiet", timeout=3600)
+    compose.pull(quiet=True, timeout=3600)
     move = pgupgrade.plan(settings, dbstate.recorded_db_image(settings), root / "backups")
     archive = None
     running = any(s.state == "running" for s in compose.states().values())

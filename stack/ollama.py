@@ -51,7 +51,7 @@ class ContainerOllama:
         self.compose = compose
 
     def _cli(self, *args: str, timeout: float = 60) -> tuple[int, str]:
-        result = self.compose.run("exec", "-T", "ollama", "ollama", *args, check=False, timeout=timeout)
+        result = self.compose.exec("ollama", ["ollama", *args], check=False, timeout=timeout)
         return result.returncode, (result.stdout + result.stderr).strip()
 
     def models(self) -> list[dict[str, object]]:

@@ -86,8 +86,8 @@ def rotate(root: Path, key: str, compose: Compose) -> dict[str, str]:
         if not state or state.state != "running":
             raise StackError(f"{key} also lives in the database: start the stack first (`python start.py`), "
                              "then rotate")
-        compose.run(*dbstate.admin_psql(settings["POSTGRES_DB"]), "-v", "ON_ERROR_STOP=1", "-q", input_text=sql,
-                    timeout=120)
+        compose.exec("db", [*dbstate.admin_psql(settings["POSTGRES_DB"]), "-v", "ON_ERROR_STOP=1", "-q"],
+                     input_text=sql, timeout=120)
     env_file = EnvFile.load(prepared.env_file.path)
     write_atomic(env_file.path, env_file.render(updates), mode=0o600)
     dbstate.record(Settings(root=root, values={**settings.values, **updates}))

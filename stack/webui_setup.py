@@ -53,8 +53,8 @@ def job(settings: Settings, build: Path) -> dict[str, object]:
 def ensure_pipe(settings: Settings, compose: Compose, build: Path) -> SetupResult:
     """Idempotent: create or update the function, switch it on, set its valves."""
     try:
-        result = compose.run("exec", "-T", "open-webui", "python3", "-c", REMOTE_SCRIPT.read_text(),
-                             input_text=json.dumps(job(settings, build)), timeout=180)
+        result = compose.exec("open-webui", ["python3", "-c", REMOTE_SCRIPT.read_text()],
+                              input_text=json.dumps(job(settings, build)), timeout=180)
     except StackError as exc:
         last = exc.stderr.strip().splitlines()[-1] if exc.stderr.strip() else str(exc)
         hint = "see `python start.py logs open-webui`; start.py tries again on the next run"
