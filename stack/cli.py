@@ -27,7 +27,8 @@ def _overrides(ctx: click.Context, profile: str | None, environment: str | None)
     chosen_profile = profile or parent.get("profile")
     chosen_env = environment or parent.get("environment")
     if chosen_profile == "auto":
-        from stack.doctor import SystemProbe, detect_profile
+        from stack.doctor.advice import detect_profile
+        from stack.doctor.probes import SystemProbe
 
         chosen_profile, reason = detect_profile(SystemProbe())
         click.echo(f"--profile auto: {chosen_profile} ({reason})", err=True)
@@ -135,13 +136,18 @@ def restart(service: str | None) -> None:
 def doctor(ctx: click.Context, profile: str | None, environment: str | None) -> None:
     """Check Docker, Compose, disk, RAM, ports and GPU; say which models fit. Exit 1 on a problem."""
     from stack.config import prepare
-    from stack.doctor import SystemProbe, exit_code, report_table, run_checks
+    from stack.doctor.advice import suggested_models
+    from stack.doctor.checks import run_checks
+    from stack.doctor.findings import doctor_exit_code, render_report
+    from stack.doctor.probes import SystemProbe
     from stack.lifecycle import console
 
-    settings = prepare(ROOT, _overrides(ctx, profile, environment)).settings
-    findings = run_checks(settings, SystemProbe())
-    console.print(report_table(findings))
-    if exit_code(findings):
+    probe = SystemProbe()
+    overrides = _overrides(ctx, profile, environment)
+    settings = prepare(ROOT, overrides, suggest_models=lambda: suggested_models(probe)).settings
+    findings = run_checks(settings, probe)
+    console.print(render_report(findings))
+    if doctor_exit_code(findings):
         raise StackError("doctor found problems (see the table above)")
 
 

@@ -14,8 +14,11 @@ from rich.live import Live
 from rich.table import Table
 
 from stack import dbstate, n8n_setup, ollama, pgmove, pgupgrade, supabase_check, webui_setup
-from stack.catalogue import BY_NAME, Service, enabled_services, user_url
+from stack.catalogue import BY_NAME, Service, enabled_services, published_ports, user_url
 from stack.config import prepare
+from stack.doctor.advice import suggested_models
+from stack.doctor.checks import before_up
+from stack.doctor.probes import SystemProbe
 from stack.engines import runner
 from stack.engines.compose import Compose, check_docker
 from stack.engines.errors import NetworkInUse
@@ -55,7 +58,7 @@ class UpReport:
 def render_stack(root: Path, overrides: dict[str, str], out: Path | None = None) -> RenderResult:
     """Validate everything in memory first; only then write .env and the output directory."""
     out = out or build_dir(root)
-    prepared = prepare(root, overrides)
+    prepared = prepare(root, overrides, suggest_models=lambda: suggested_models(SystemProbe()))
     if prepared.settings.public:
         check_public_strength(prepared.settings.values)
     files = render_files(prepared.settings, root)
@@ -63,13 +66,6 @@ def render_stack(root: Path, overrides: dict[str, str], out: Path | None = None)
     env_written = prepared.commit()
     changed = write_files(files, out)
     return RenderResult(prepared.settings, changed, env_written)
-
-
-def published_ports(settings: Settings) -> dict[int, str]:
-    """Host port -> the setting (or reason) it comes from, for the chosen environment."""
-    if settings.public:
-        return {80: "Caddy HTTP (public mode)", 443: "Caddy HTTPS (public mode)"}
-    return {int(settings[s.port_key]): s.port_key for s in enabled_services(settings) if s.port_key}
 
 
 def check_ports_free(settings: Settings, compose: Compose) -> None:
@@ -80,7 +76,8 @@ def check_ports_free(settings: Settings, compose: Compose) -> None:
             if publisher.get("PublishedPort"):
                 ours.add(int(publisher["PublishedPort"]))  # type: ignore[call-overload]
     host = "0.0.0.0" if settings.public else "127.0.0.1"
-    for port, source in published_ports(settings).items():
+    for published in published_ports(settings):
+        port = published.port
         if port in ours:
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -88,9 +85,10 @@ def check_ports_free(settings: Settings, compose: Compose) -> None:
             try:
                 sock.bind((host, port))
             except OSError as exc:
-                raise StackError(f"port {port} ({source}) is already in use by another program; nothing was "
-                                 f"started", hint=f"stop that program or choose another port for {source} in .env"
-                                 if "_PORT" in source else "stop the program that holds it") from exc
+                raise StackError(f"port {port} ({published.source}) is already in use by another program; nothing "
+                                 f"was started", hint=f"stop that program or choose another port for "
+                                 f"{published.setting} in .env" if published.setting
+                                 else "stop the program that holds it") from exc
 
 
 def build_dir(root: Path) -> Path:
@@ -227,14 +225,12 @@ def ensure_images(settings: Settings, compose: Compose) -> None:
 
 def _brief_doctor(settings: Settings) -> None:
     """Before `up`: show doctor's warnings and problems about GPU, disk and memory in one line each."""
-    from stack.doctor import SystemProbe, run_checks
-
-    for finding in run_checks(settings, SystemProbe()):
-        if finding.topic == "context":  # the context window Ollama gets, always shown
-            progress_console.print(f"Ollama context: {finding.message}")
-        elif finding.level != "ok" and finding.topic in ("GPU", "profile", "disk", "RAM"):
-            progress_console.print(f"[yellow]{finding.level}[/yellow]: {finding.message}"
-                                   + (f" - {finding.fix}" if finding.fix else ""))
+    shown, context = before_up(settings, SystemProbe())
+    for finding in shown:
+        progress_console.print(f"[yellow]{finding.level}[/yellow]: {finding.message}"
+                               + (f" - {finding.fix}" if finding.fix else ""))
+    if context:  # the context window Ollama gets, always shown
+        progress_console.print(f"Ollama context: {context.message}")
 
 
 def up(root: Path, overrides: dict[str, str], timeout: float = 900, quiet: bool = False,
