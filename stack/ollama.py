@@ -15,7 +15,6 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
-from rich.table import Table
 
 from stack.engines.compose import Compose
 from stack.errors import ConfigError, StackError
@@ -175,19 +174,3 @@ def pull_missing(client: OllamaClient | ContainerOllama, wanted: list[str]) -> P
                 progress.update(task, status="failed")
                 result.failed[name] = exc.message
     return result
-
-
-def report(result: PullResult) -> None:
-    for name, reason in result.failed.items():
-        console.print(f"[red]could not pull model {name}[/red]: {reason} "
-                      f"(the stack is up; retry with `python start.py models pull {name}`)")
-
-
-def models_table(models: list[dict[str, object]]) -> Table:
-    table = Table(title="Ollama models", title_justify="left")
-    for column in ("Name", "Size", "Modified"):
-        table.add_column(column)
-    for model in sorted(models, key=lambda m: str(m.get("name"))):
-        size = int(model.get("size") or 0)  # type: ignore[call-overload]
-        table.add_row(str(model.get("name")), f"{size / 1e9:.2f} GB", str(model.get("modified_at", ""))[:19])
-    return table
