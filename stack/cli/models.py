@@ -5,8 +5,8 @@ import click
 
 from stack.cli.ui import console, models_table
 from stack.errors import StackError
-from stack.ollama import check_model_name, pull_missing
 from stack.ops.commands import models_client
+from stack.ops.ollama import check_model_name, pull_missing
 from stack.paths import ROOT
 
 

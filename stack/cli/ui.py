@@ -10,12 +10,12 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from stack.accounts import Account
 from stack.catalogue import BY_NAME, Service, enabled_services, user_url
 from stack.engines.base import ContainerState
 from stack.health import Readiness
-from stack.ollama import PullResult
+from stack.ops.accounts import Account
 from stack.ops.events import Progress
+from stack.ops.ollama import PullResult
 from stack.settings import Settings
 
 # Piped output (CI, logs) gets a wide console so URLs are never cut.

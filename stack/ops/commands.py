@@ -4,17 +4,17 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from stack import accounts as account_rows
-from stack import backup as bk
-from stack import ollama
 from stack.catalogue import Service, enabled_services
 from stack.engines.base import ContainerState
 from stack.engines.errors import NetworkInUse
 from stack.errors import StackError
+from stack.ops import accounts as account_rows
+from stack.ops import backup as bk
+from stack.ops import ollama
 from stack.ops.events import Ui
 from stack.ops.project import build_dir, compose_for, existing_settings, known_service, service_arg
+from stack.ops.rotate import check_rotatable, rotate
 from stack.ops.up import ollama_client, up
-from stack.rotate import check_rotatable, rotate
 from stack.settings import Settings
 
 

@@ -11,7 +11,7 @@ from typing import Protocol
 
 from stack.catalogue import Service
 from stack.health import Readiness
-from stack.ollama import PullResult
+from stack.ops.ollama import PullResult
 from stack.settings import Settings
 
 Progress = Callable[[dict[str, Readiness], float], None]

@@ -10,8 +10,8 @@ from stack.catalogue import enabled_services
 from stack.engines.base import Engine
 from stack.errors import StackError
 from stack.health import Readiness, check_all
-from stack.ollama import PullResult
 from stack.ops.events import Ui
+from stack.ops.ollama import PullResult
 from stack.settings import Settings
 
 POLL_SECONDS = 1.0

@@ -4,12 +4,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from stack import backup as bk
-from stack import dbstate, pgmove, pgupgrade
 from stack.engines import runner
 from stack.engines.base import Engine
 from stack.envfile import EnvFile, write_atomic
 from stack.errors import ConfigError, StackError
+from stack.ops import backup as bk
+from stack.ops import dbstate, pgmove, pgupgrade
 from stack.ops.commands import backup
 from stack.ops.events import Ui
 from stack.ops.project import compose_for, existing_settings, render_stack

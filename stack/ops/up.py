@@ -25,9 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stack import dbstate, n8n_setup, ollama, pgupgrade, supabase_check, webui_setup
 from stack.engines.compose import Compose, check_docker
 from stack.errors import StackError
+from stack.ops import dbstate, n8n_setup, ollama, pgupgrade, supabase_check, webui_setup
 from stack.ops.events import Ui
 from stack.ops.preflight import brief_doctor, check_ports_free
 from stack.ops.project import build_dir, compose_for, render_stack

@@ -1,5 +1,5 @@
 """The Open WebUI double against what Open WebUI v0.12.4 does (file:line of the PyPI wheel in the
-double's docstring), and our after-ready setup (stack/webui_remote.py) against the double."""
+double's docstring), and our after-ready setup (stack/ops/webui_remote.py) against the double."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,7 @@ import sys
 
 import yaml
 
-from stack.webui_setup import REMOTE_SCRIPT
+from stack.ops.webui_setup import REMOTE_SCRIPT
 from tests.conftest import append_env, read_env_file, run_start
 from tests.doubles.harness import free_port
 

@@ -5,7 +5,7 @@ import re
 
 import yaml
 
-from stack import dbstate
+from stack.ops import dbstate
 from tests.conftest import run_start
 
 

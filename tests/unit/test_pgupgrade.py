@@ -1,6 +1,6 @@
-"""The decisions of the Postgres major-version move (stack/pgupgrade.py), without Docker.
+"""The decisions of the Postgres major-version move (stack/ops/pgupgrade.py), without Docker.
 
-The Docker steps themselves (stack/pgmove.py) run for real in tests/e2e/test_upgrade.py.
+The Docker steps themselves (stack/ops/pgmove.py) run for real in tests/e2e/test_upgrade.py.
 """
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from stack import pgmove, pgupgrade
-from stack.pgupgrade import Facts, Plan
+from stack.ops import pgmove, pgupgrade
+from stack.ops.pgupgrade import Facts, Plan
 
 GIB = 1024 * 1024  # KiB
 

@@ -85,7 +85,7 @@ def test_accounts_shows_the_logins(project):
 
 
 def test_accounts_rows_follow_the_schema(project, monkeypatch):
-    from stack import accounts
+    from stack.ops import accounts
     from stack.ops.project import existing_settings
     from stack.schema import Setting
 

@@ -1,6 +1,6 @@
-"""The Postgres major-version move that stack/pgupgrade.py planned: dump, keep, restore, verify.
+"""The Postgres major-version move that stack/ops/pgupgrade.py planned: dump, keep, restore, verify.
 
-Every step that changes something lives here; stack/pgupgrade.py decides, before any of it, whether
+Every step that changes something lives here; stack/ops/pgupgrade.py decides, before any of it, whether
 the move is needed and possible (its docstring describes the whole procedure and its sources).
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from stack.engines import runner
 from stack.engines.compose import Compose
 from stack.engines.errors import CommandFailed
 from stack.errors import StackError
-from stack.pgupgrade import (
+from stack.ops.pgupgrade import (
     CONFIG_PATH,
     DATA_PATH,
     DATABASES_SQL,

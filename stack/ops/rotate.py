@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stack import dbstate, n8n_setup
 from stack.config import prepare
 from stack.engines.compose import Compose
 from stack.envfile import EnvFile, write_atomic
 from stack.errors import ConfigError, StackError
+from stack.ops import dbstate, n8n_setup
 from stack.schema import BY_KEY, SECRET_KEYS
 from stack.secrets import bcrypt_base64, generate, sign_api_key
 from stack.settings import Settings
