@@ -17,7 +17,7 @@ from stack.engines import runner
 from stack.engines.compose import Compose
 from stack.engines.errors import CommandFailed
 from stack.errors import StackError
-from stack.ops.pgupgrade import (
+from stack.ops.pgfacts import (
     CONFIG_PATH,
     DATA_PATH,
     DATABASES_SQL,
@@ -38,8 +38,8 @@ from stack.ops.pgupgrade import (
     psql_argv,
     rollback_text,
     unexpected_errors,
-    volume_exists,
 )
+from stack.ops.pgupgrade import volume_exists
 from stack.settings import Settings
 
 

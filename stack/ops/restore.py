@@ -9,7 +9,7 @@ from stack.engines.base import Engine
 from stack.envfile import EnvFile, write_atomic
 from stack.errors import ConfigError, StackError
 from stack.ops import backup as bk
-from stack.ops import dbstate, pgmove, pgupgrade
+from stack.ops import dbstate, pgfacts, pgmove, pgupgrade
 from stack.ops.commands import backup
 from stack.ops.events import Ui
 from stack.ops.project import compose_for, existing_settings, render_stack
@@ -95,7 +95,7 @@ def update(root: Path, ui: Ui, take_backup: bool = True, timeout: float = 900) -
         up(root, {}, ui, timeout=timeout)
     finally:
         if move:  # the way back is shown even when a service then fails to come up
-            ui.say(pgupgrade.rollback_text(move), plain=True)
+            ui.say(pgfacts.rollback_text(move), plain=True)
     if archive:
         ui.say(f"Roll back: put the previous *_IMAGE pins (or project version) back, then "
                f"`python start.py restore {archive} --yes`.")
