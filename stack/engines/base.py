@@ -70,8 +70,9 @@ class Engine(Protocol):
 
     def logs_tail(self, service: str, lines: int = 30) -> str: ...
 
-    def pull(self, *, quiet: bool = False, timeout: float | None = None) -> int:
-        """Fetch the images that are not here yet; 0 on success."""
+    def pull(self, *, keep: list[str] | None = None) -> int:
+        """Fetch the images that are not here yet, with progress; 0 on success. `keep` collects
+        the lines shown, for explaining a failure."""
         ...
 
     def volume_name(self, volume: str) -> str:

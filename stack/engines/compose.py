@@ -52,9 +52,10 @@ class Compose:
             input_text: str | None = None) -> runner.Result:
         return runner.run(self.argv(*args), check=check, timeout=timeout, input_text=input_text)
 
-    def stream(self, *args: str) -> int:
-        """Relay output line by line as it comes (logs -f), with any secret value masked."""
-        return runner.relay(self.argv(*args))
+    def stream(self, *args: str, keep: list[str] | None = None) -> int:
+        """Relay output line by line as it comes (logs -f), with any secret value masked; `keep`
+        collects the relayed lines for a caller that explains a failure from them."""
+        return runner.relay(self.argv(*args), keep=keep)
 
     def up(self) -> subprocess.Popen[str]:
         """`up -d` in the background so readiness can be shown while Compose works."""
@@ -91,10 +92,8 @@ class Compose:
         return self.stream("logs", "--no-color", "--tail", str(tail), *(["--follow"] if follow else []),
                            *([service] if service else []))
 
-    def pull(self, *, quiet: bool = False, timeout: float | None = None) -> int:
-        if quiet:
-            return self.run("pull", "--policy", "missing", "--quiet", timeout=timeout).returncode
-        return self.stream("pull", "--policy", "missing")
+    def pull(self, *, keep: list[str] | None = None) -> int:
+        return self.stream("pull", "--policy", "missing", keep=keep)
 
     def volume_name(self, volume: str) -> str:
         """Compose names a project's volume `<project>_<key>` (compose-spec: volumes are project-scoped)."""

@@ -89,9 +89,10 @@ def spawn(argv: list[str]) -> subprocess.Popen[str]:
         raise not_found(argv) from exc
 
 
-def relay(argv: list[str]) -> int:
+def relay(argv: list[str], keep: list[str] | None = None) -> int:
     """Relay argv's output line by line as it comes (logs -f, pulls), every secret value masked;
-    Ctrl-C stops it. Returns its exit code."""
+    Ctrl-C stops it. `keep` collects the relayed lines for a caller that explains a failure from
+    them. Returns its exit code."""
     try:
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
     except FileNotFoundError as exc:
@@ -99,8 +100,11 @@ def relay(argv: list[str]) -> int:
     assert proc.stdout is not None
     try:
         for line in proc.stdout:
-            sys.stdout.write(scrub(line))
+            shown = scrub(line)
+            sys.stdout.write(shown)
             sys.stdout.flush()
+            if keep is not None:
+                keep.append(shown.rstrip("\n"))
     except KeyboardInterrupt:
         proc.terminate()
     return proc.wait()

@@ -13,6 +13,7 @@ from stack.ops import dbstate, pgfacts, pgmove, pgupgrade
 from stack.ops.commands import backup
 from stack.ops.events import Ui
 from stack.ops.project import compose_for, existing_settings, render_stack
+from stack.ops.pulls import ensure_images
 from stack.ops.readiness import POLL_SECONDS
 from stack.ops.up import up
 from stack.settings import Settings, build
@@ -75,8 +76,7 @@ def update(root: Path, ui: Ui, take_backup: bool = True, timeout: float = 900) -
     database to a new Postgres major version if the pins changed it, recreate what changed."""
     settings = existing_settings(root)
     compose = compose_for(settings)
-    ui.note("Fetching the pinned images (those already present are kept)...")
-    compose.pull(quiet=True, timeout=3600)
+    ensure_images(settings, compose, ui)  # with progress, and a missing tag named, before anything changes
     move = pgupgrade.plan(settings, dbstate.recorded_db_image(settings), root / "backups")
     archive = None
     running = any(s.state == "running" for s in compose.states().values())
