@@ -20,6 +20,7 @@ FUNCTION_NAME = "n8n agent"
 AGENT_USER = "openwebui"           # the starter workflow's chat trigger basic auth user (contract with n8n)
 AGENT_PATH = "/webhook/localai-agent/chat"
 REMOTE_SCRIPT = Path(__file__).with_name("webui_remote.py")
+BAD_LOGIN = 3  # webui_remote.py's exit status when the admin in .env cannot sign in or is no admin
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def ensure_pipe(settings: Settings, compose: Compose, build: Path) -> SetupResul
     except StackError as exc:
         last = exc.stderr.strip().splitlines()[-1] if exc.stderr.strip() else str(exc)
         hint = "see `python start.py logs open-webui`; start.py tries again on the next run"
-        if "admin login" in last or "not an Open WebUI admin" in last:
+        if exc.returncode == BAD_LOGIN:
             hint = ("this Open WebUI already had accounts before start.py created its admin, so the admin in .env "
                     "was never made: put that admin's email and password into WEBUI_ADMIN_EMAIL and "
                     "WEBUI_ADMIN_PASSWORD in .env (`python start.py accounts` shows what start.py uses)")
