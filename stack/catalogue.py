@@ -78,3 +78,21 @@ def public_url(service: Service, settings: Settings) -> str:
 
 def user_url(service: Service, settings: Settings) -> str:
     return public_url(service, settings) if settings.public else private_url(service, settings)
+
+
+@dataclass(frozen=True)
+class PublishedPort:
+    """A host port the chosen environment publishes, and where it comes from."""
+
+    port: int
+    source: str        # what the user reads: the setting, or why the port is needed
+    setting: str = ""  # the .env key that chooses it; "" when the mode fixes it (public: 80 and 443)
+
+
+def published_ports(settings: Settings) -> list[PublishedPort]:
+    """Every host port the stack publishes, for the chosen environment (one entry per port)."""
+    if settings.public:
+        return [PublishedPort(80, "Caddy HTTP (public mode)"), PublishedPort(443, "Caddy HTTPS (public mode)")]
+    by_port = {int(settings[s.port_key]): PublishedPort(int(settings[s.port_key]), s.port_key, s.port_key)
+               for s in enabled_services(settings) if s.port_key}
+    return list(by_port.values())

@@ -100,10 +100,11 @@ class Applied:
     invalid: str = ""  # when not current because .env cannot be read: why (one line naming the key)
 
     def warning(self) -> str:
+        """What to tell the user when not current (printed as a warning)."""
         last = f"showing the stack as last applied (project {self.settings.project})"
         if self.invalid:
-            return f"warning: .env: {self.invalid}; {last}: fix .env, then run `start.py` to apply"
-        return f"warning: {CHANGED}; {last}: run `start.py` to apply"
+            return f".env: {self.invalid}; {last}: fix .env, then run `start.py` to apply"
+        return f"{CHANGED}; {last}: run `start.py` to apply"
 
     def require_current(self) -> Settings:
         """For commands that act with the settings: refuse a half-applied state."""

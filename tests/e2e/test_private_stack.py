@@ -106,7 +106,7 @@ def test_supabase_check_fails_naming_a_wrong_key(private_stack):
     from stack.config.generators import random_alnum, sign_api_key
     from stack.config.settings import Settings
     from stack.errors import StackError
-    from stack.supabase_check import require_keys_work
+    from stack.ops.supabase_check import require_keys_work
     from tests.conftest import read_env_file
 
     values = read_env_file(private_stack.root / ".env") | {"ANON_KEY": sign_api_key("anon", random_alnum(48))}

@@ -13,15 +13,15 @@ import bcrypt
 import pytest
 import yaml
 
-from stack import n8n_setup
 from stack.catalogue import BY_NAME
 from stack.config.generators import BcryptOf
 from stack.config.images import DEFAULT_IMAGES
 from stack.config.schema import BY_KEY
 from stack.config.secrets import new_secret
 from stack.config.store import prepare
+from stack.ops import n8n_setup
+from stack.ops.rotate import new_values
 from stack.render import N8N_ENTRYPOINT
-from stack.rotate import new_values
 from tests.conftest import PUBLIC_ENV, append_env, run_start
 
 NODE_BOX = (220, 140)  # width, height an n8n node takes on the canvas with its label below

@@ -12,7 +12,7 @@ from stack.config.generators import Alnum, ApiKey, BcryptOf, Secret, bcrypt_matc
 from stack.config.schema import SECRETS, SETTINGS
 from stack.config.secrets import REFUSED, ROTATABLE, fill_missing, generation_order
 from stack.config.store import prepare
-from stack.rotate import check_rotatable, new_values
+from stack.ops.rotate import check_rotatable, new_values
 from tests.conftest import read_env_file, run_start
 
 

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stack import dbstate, n8n_setup
-from stack.compose import Compose
 from stack.config.envfile import EnvFile, write_atomic
 from stack.config.schema import SECRET_KEYS
 from stack.config.secrets import REFUSED, ROTATABLE, remake
 from stack.config.settings import Settings
 from stack.config.store import prepare
+from stack.engines.compose import Compose
 from stack.errors import ConfigError, StackError
+from stack.ops import dbstate, n8n_setup
 
 LOGIN_ROLES = ("postgres", "supabase_admin", "authenticator", "supabase_auth_admin", "supabase_storage_admin",
                "supabase_functions_admin", "pgbouncer")
@@ -57,8 +57,8 @@ def rotate(root: Path, key: str, compose: Compose) -> dict[str, str]:
         if not state or state.state != "running":
             raise StackError(f"{key} also lives in the database: start the stack first (`python start.py`), "
                              "then rotate")
-        compose.run(*dbstate.admin_psql(settings["POSTGRES_DB"]), "-v", "ON_ERROR_STOP=1", "-q", input_text=sql,
-                    timeout=120)
+        compose.exec("db", [*dbstate.admin_psql(settings["POSTGRES_DB"]), "-v", "ON_ERROR_STOP=1", "-q"],
+                     input_text=sql, timeout=120)
     env_file = EnvFile.load(prepared.env_file.path)
     write_atomic(env_file.path, env_file.render(updates), mode=0o600)
     dbstate.record(Settings(root=root, values={**settings.values, **updates}))

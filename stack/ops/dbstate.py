@@ -10,10 +10,10 @@ import hashlib
 import json
 from pathlib import Path
 
-from stack import runner
 from stack.config.envfile import write_atomic
 from stack.config.secrets import IN_DATABASE
 from stack.config.settings import Settings
+from stack.engines import runner
 from stack.errors import ConfigError
 
 STATE_FILE = ".localai-state.json"
@@ -31,10 +31,9 @@ STATE_FILE = ".localai-state.json"
 ADMIN_ROLE = "supabase_admin"
 
 
-def admin_psql(database: str, program: str = "psql") -> tuple[str, ...]:
-    """`docker compose` arguments that run psql (or pg_dumpall) in the db container as ADMIN_ROLE."""
-    argv = ("exec", "-T", "db", program, "-U", ADMIN_ROLE)
-    return argv + (("-d", database) if program == "psql" else ("-l", database))
+def admin_psql(database: str, program: str = "psql") -> list[str]:
+    """argv that runs psql (or pg_dumpall) in the db container as ADMIN_ROLE (engine.exec runs it there)."""
+    return [program, "-U", ADMIN_ROLE, *(("-d", database) if program == "psql" else ("-l", database))]
 
 
 def fingerprint(value: str) -> str:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stack import runner
 from stack.catalogue import BY_NAME, private_url
 from stack.config.generators import random_alnum, sign_api_key
 from stack.config.settings import Settings
+from stack.engines import runner
 from stack.errors import StackError
 
 WHOAMI = "localai_whoami"
