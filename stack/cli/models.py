@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from stack.cli.ui import console, models_table
+from stack.cli.ui import ConsoleUi, console, models_table
 from stack.errors import StackError
 from stack.ops.commands import models_client
 from stack.ops.ollama import check_model_name, pull_missing
@@ -26,7 +26,7 @@ def models_list() -> None:
 def models_pull(name: str) -> None:
     """Pull one model (skipped if present)."""
     check_model_name(name)
-    result = pull_missing(models_client(ROOT), [name])
+    result = pull_missing(models_client(ROOT), [name], ConsoleUi().downloads())
     if result.failed:
         raise StackError(f"could not pull model {name}: {result.failed[name]}")
     click.echo(f"{name}: {'already present' if result.skipped else 'pulled'}")
