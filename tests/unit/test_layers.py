@@ -133,3 +133,15 @@ def test_the_checker_sees_a_hidden_cycle(tmp_path):
     source = tmp_path / "m.py"
     source.write_text("def f():\n    from stack.ops.up import up\n    return up\n")
     assert imports(source) == [("stack.ops.up", 2, True)]
+
+
+def test_only_the_cli_draws_on_the_terminal():
+    """Consoles and live views live in stack/cli/ui.py; ops reports through its Ui protocol."""
+    drawing = []
+    for module, path in MODULES.items():
+        if layer(module) == "cli":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module in ("rich.console", "rich.live"):
+                drawing.append(f"{module} imports {node.module}")
+    assert not drawing, drawing
