@@ -37,6 +37,8 @@ MODULES: dict[str, Path] = {module_name(p): p for p in sorted(STACK.rglob("*.py"
 
 
 def layer(module: str) -> str:
+    if module == "stack":  # the package's own __init__: a docstring
+        return LAYERS[0][0]
     for name, prefixes in LAYERS:
         if any(module == p or module.startswith(p + ".") for p in prefixes):
             return name
