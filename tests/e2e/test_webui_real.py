@@ -12,13 +12,16 @@ for both, since the answers come from the Ollama double behind n8n's agent.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import subprocess
 import time
 import uuid
 
 import pytest
 import requests
 
+from stack.webui_setup import REMOTE_SCRIPT
 from tests.conftest import append_env, read_env_file
 from tests.e2e.conftest import UP_TIMEOUT, assert_ok, docker, image, make_stack
 
@@ -128,6 +131,19 @@ def test_a_chat_through_the_n8n_pipe_keeps_its_session(stack, admin):
     assert _ask(admin, chat, history, "more") == "Hello from the Ollama double (turn 2): more"
     # another chat is another session: n8n's memory starts again
     assert _ask(admin, other, [], "hi") == "Hello from the Ollama double (turn 1): hi"
+
+
+def test_the_setup_script_says_why_a_wrong_admin_login_fails(stack):
+    """stack/webui_remote.py in the real container: exit 3 with Open WebUI's reason, no traceback."""
+    values = _env(stack)
+    job = {"base": "http://127.0.0.1:8080", "email": values["WEBUI_ADMIN_EMAIL"], "password": "not-the-password",
+           "function": {"id": "n8n_agent", "name": "n8n agent", "content": "", "meta": {}}, "valves": {}}
+    cid = stack.containers()["open-webui"]["Id"]
+    result = subprocess.run(["docker", "exec", "-i", cid, "python3", "-c", REMOTE_SCRIPT.read_text()],
+                            input=json.dumps(job), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert result.stderr.strip() == ("Open WebUI refused the admin login from .env (HTTP 400: The email or password "
+                                     "provided is incorrect. Please check for typos and try logging in again.)")
 
 
 @pytest.fixture

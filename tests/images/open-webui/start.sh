@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# What the official image's CMD `bash start.sh` does (open-webui/open-webui backend/start.sh; see the
-# Dockerfile here for the line citations), for the PyPI install in /opt/venv (tests only):
-# - runs from its own folder (/app/backend), PORT default 8080, HOST default 0.0.0.0;
-# - when WEBUI_SECRET_KEY and WEBUI_JWT_SECRET_KEY are both empty, the key comes from
-#   ./.webui_secret_key (generated once, 12 random bytes base64) - beside start.sh, not in the data
-#   volume, so it is lost with the container;
+# What the official image's CMD `bash start.sh` does (open-webui/open-webui backend/start.sh, stored
+# snapshot @059cf821), for the PyPI install in /opt/venv (tests only):
+# - :3-4 runs from its own folder (/app/backend); :19-20 PORT default 8080, HOST default 0.0.0.0;
+# - :17, :21-32 when WEBUI_SECRET_KEY and WEBUI_JWT_SECRET_KEY are both empty, the key comes from
+#   ./.webui_secret_key (generated once, 12 random bytes base64, :27) - beside start.sh, not in the
+#   data volume, so it is lost with the container;
+# - :72 the snapshot pipes uvicorn through `tee server.log` with --log-level debug; here the server
+#   is exec'd (PID 1 gets docker stop's SIGTERM) at uvicorn's default log level.
 # - then uvicorn serves open_webui.main:app, forwarded-allow-ips '*', UVICORN_WORKERS (default 1).
 # The official image runs uvicorn on its source tree (/app/backend/open_webui beside /app/build and
 # /app/package.json). For the wheel, its own launcher `open-webui serve` (open_webui/__init__.py:36-96)
