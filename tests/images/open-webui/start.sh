@@ -9,7 +9,7 @@
 #   is exec'd (PID 1 gets docker stop's SIGTERM) at uvicorn's default log level.
 # - then uvicorn serves open_webui.main:app, forwarded-allow-ips '*', UVICORN_WORKERS (default 1).
 # The official image runs uvicorn on its source tree (/app/backend/open_webui beside /app/build and
-# /app/package.json). For the wheel, its own launcher `open-webui serve` (open_webui/__init__.py:36-96)
+# /app/package.json). For the wheel, its own launcher `open-webui serve` (open_webui/__init__.py:37-94)
 # does the same: it sets FROM_INIT_PY, so env.py takes the version from the package metadata
 # (env.py:143-144) and the web app from the wheel (env.py:256-257), and runs uvicorn with
 # FORWARDED_ALLOW_IPS (default '*') and UVICORN_WORKERS. DATA_DIR is set by the image (Dockerfile), so
