@@ -115,7 +115,9 @@ class Session:
             yield
         except Exception as exc:
             try:
-                shot = str(self.screenshot(f"FAILED-{name}"))
+                path = self.screenshot(f"FAILED-{name}")
+                path.with_suffix(".html").write_text(self.page.content())  # the DOM, to read selectors from
+                shot = str(path)
             except Exception as shot_error:  # the page itself may be gone
                 shot = f"(no screenshot: {shot_error})"
             raise StepFailed(f"browser step '{name}' failed: {type(exc).__name__}: {exc}\n"
