@@ -3,11 +3,13 @@ model and with the n8n agent, and opens the starter workflow, in private mode an
 (`tls internal`, Caddy's own CA trusted by this browser only). Screenshots: tests/artifacts/browser/."""
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.conftest import PUBLIC_ENV, read_env_file
 from tests.e2e.browser import Session, StepFailed, chromium
@@ -135,7 +137,16 @@ def _webui_chat(session: Session, message: str, expected: str) -> None:
     page.get_by_text(expected).wait_for(timeout=120_000)
 
 
+def _tls_is_checked(site: Site) -> None:
+    """Without Caddy's root the same browser refuses the site: the trust above is what makes it pass."""
+    with (chromium(f"{site.mode}-untrusted", site.host_map) as session, session.step("tls: untrusted is refused"),
+          pytest.raises(PlaywrightError, match="ERR_CERT_AUTHORITY_INVALID")):
+        session.page.goto(site.webui)
+
+
 def test_open_webui_chat_through_caddy(site: Site):
+    if site.ca_pem:
+        _tls_is_checked(site)
     with chromium(f"{site.mode}-open-webui", site.host_map, site.ca_pem) as session:
         _webui_sign_in(session, site)
         with session.step(f"open webui: pick {CHAT_MODEL}"):
@@ -152,4 +163,49 @@ def test_open_webui_chat_through_caddy(site: Site):
             _webui_pick_model(session, "n8n agent")
         with session.step("open webui: the n8n agent answers"):
             _webui_chat(session, "hello agent", "Hello from the Ollama double (turn 1): hello agent")
+        _no_foreign_requests(session, site)
+
+
+# --- n8n ------------------------------------------------------------------------------------------
+STARTER_ID = "localaiStarterAgent"
+
+
+def _starter_workflow(site: Site) -> dict:
+    """The workflow JSON start.py imported (the rendered one, from the stack's build/)."""
+    return json.loads((site.stack.root / "build" / "n8n" / "starter-agent.json").read_text())
+
+
+def _n8n_sign_in(session: Session, site: Site) -> None:
+    page, env = session.page, _env(site)
+    with session.step("n8n: sign-in page"):
+        page.goto(f"{site.n8n}/signin")
+        page.get_by_label("Email").wait_for()
+    with session.step("n8n: sign in as the owner"):
+        page.get_by_label("Email").fill(env["N8N_OWNER_EMAIL"])
+        page.get_by_label("Password").fill(env["N8N_OWNER_PASSWORD"])
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(lambda url: "/signin" not in url)
+
+
+def _canvas_nodes(session: Session, expected: int) -> list[dict[str, str]]:
+    """name, type and rendered text of each node on the canvas, once `expected` nodes are drawn."""
+    nodes = session.page.locator('[data-test-id="canvas-node"]')
+    session.page.wait_for_function(
+        "n => document.querySelectorAll('[data-test-id=\"canvas-node\"]').length >= n", arg=expected)
+    return [{"name": n.get_attribute("data-node-name") or "", "type": n.get_attribute("data-node-type") or "",
+             "text": n.inner_text()} for n in nodes.all()]
+
+
+def test_n8n_starter_workflow_renders_every_node(site: Site):
+    workflow = _starter_workflow(site)
+    expected = {n["name"]: n["type"] for n in workflow["nodes"]}
+    with chromium(f"{site.mode}-n8n", site.host_map, site.ca_pem) as session:
+        _n8n_sign_in(session, site)
+        with session.step("n8n: open the starter workflow"):
+            session.page.goto(f"{site.n8n}/workflow/{STARTER_ID}")
+            drawn = _canvas_nodes(session, len(expected))
+        with session.step("n8n: every node of the imported JSON is on the canvas, as its own type"):
+            assert {n["name"]: n["type"] for n in drawn} == expected
+        with session.step("n8n: no node is an unknown (not installed) node type"):
+            assert session.page.get_by_text("Install this node to use it").count() == 0
         _no_foreign_requests(session, site)
