@@ -21,7 +21,7 @@ import uuid
 import pytest
 import requests
 
-from stack.webui_setup import REMOTE_SCRIPT
+from stack.ops.webui_setup import REMOTE_SCRIPT
 from tests.conftest import append_env, read_env_file
 from tests.e2e.conftest import UP_TIMEOUT, assert_ok, docker, image, make_stack
 
