@@ -26,7 +26,7 @@ def models_list() -> None:
 def models_pull(name: str) -> None:
     """Pull one model (skipped if present)."""
     check_model_name(name)
-    result = pull_missing(models_client(ROOT, ConsoleUi()), [name])
+    result = pull_missing(models_client(ROOT, ConsoleUi()), [name], ConsoleUi().downloads())
     if result.failed:
         raise StackError(f"could not pull model {name}: {result.failed[name]}")
     click.echo(f"{name}: {'already present' if result.skipped else 'pulled'}")

@@ -8,6 +8,14 @@ from contextlib import contextmanager
 
 from rich.console import Console
 from rich.live import Live
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.progress import Progress as RichProgress
 from rich.table import Table
 
 from stack.catalogue import BY_NAME, Service, enabled_services, user_url
@@ -64,6 +72,11 @@ class ConsoleUi:
 
     def ready(self, settings: Settings) -> None:
         console.print(url_table(settings))
+
+    def downloads(self) -> RichProgress:
+        columns = (TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                   TimeRemainingColumn(), TextColumn("{task.fields[status]}"))
+        return RichProgress(*columns, console=progress_console, transient=False)
 
     def pulls(self, result: PullResult) -> None:
         for name, reason in result.failed.items():

@@ -81,7 +81,7 @@ def _linux_gpu(settings: Settings, probe: SystemProbe) -> Accelerator:
             findings.append(Finding(WARNING, "profile", "an AMD GPU is present but the profile is cpu",
                                     "use --profile gpu-amd (or --profile auto)"))
         return Accelerator(findings, vram, "VRAM")
-    if not any(f.topic == "GPU" for f in findings):
+    if not findings:  # no driver warning above: say plainly there is no GPU
         where = {"cpu": ": Ollama runs on the CPU", "none": "; Ollama runs on this machine (profile none)"}
         findings.append(Finding(OK, "GPU", "no GPU that Docker can use" + where.get(profile, "")))
     return Accelerator(findings, 0.0, "")

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Protocol
 
+from rich.progress import Progress as RichProgress
+
 from stack.catalogue import Service
 from stack.config.settings import Settings
 from stack.health import Readiness
@@ -36,6 +38,10 @@ class Ui(Protocol):
 
     def ready(self, settings: Settings) -> None:
         """The table of where to click, once everything is ready."""
+        ...
+
+    def downloads(self) -> RichProgress:
+        """The progress view model pulls draw their bars in (shown while it is entered)."""
         ...
 
     def pulls(self, result: PullResult) -> None:

@@ -94,7 +94,8 @@ def _webui(run: UpRun) -> None:
 
 def _models(run: UpRun) -> None:
     if run.pull_models and run.settings.models:
-        run.report.pulls = ollama.pull_missing(ollama_client(run.settings, run.compose), run.settings.models)
+        run.report.pulls = ollama.pull_missing(ollama_client(run.settings, run.compose), run.settings.models,
+                                              run.ui.downloads())
         run.ui.pulls(run.report.pulls)
 
 
