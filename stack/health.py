@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import requests
 
 from stack.catalogue import Service, private_url
+from stack.config.settings import Settings
 from stack.engines.base import ContainerState
-from stack.settings import Settings
 
 PROBE_TIMEOUT = 3.0
 

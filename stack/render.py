@@ -17,14 +17,14 @@ import jinja2
 import yaml
 
 from stack.catalogue import BY_NAME, SERVICES, Service, enabled_services, user_url
+from stack.config.envfile import write_atomic
+from stack.config.schema import SECRET_KEYS
+from stack.config.settings import Settings
 from stack.doctor.advice import context_choice
 from stack.doctor.hardware import CPU_CONTEXT
 from stack.doctor.probes import SystemProbe
 from stack.embeddings import DEFAULT_EMBEDDING_MODEL, embedding_dimensions, is_embedding_model
-from stack.envfile import write_atomic
 from stack.errors import ConfigError, StackError
-from stack.schema import SECRET_KEYS
-from stack.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKER = ".localai-build"

@@ -18,7 +18,7 @@ def models() -> None:
 @models.command("list")
 def models_list() -> None:
     """Models Ollama has."""
-    console.print(models_table(models_client(ROOT).models()))
+    console.print(models_table(models_client(ROOT, ConsoleUi()).models()))
 
 
 @models.command("pull")
@@ -26,7 +26,8 @@ def models_list() -> None:
 def models_pull(name: str) -> None:
     """Pull one model (skipped if present)."""
     check_model_name(name)
-    result = pull_missing(models_client(ROOT), [name], ConsoleUi().downloads())
+    ui = ConsoleUi()
+    result = pull_missing(models_client(ROOT, ui), [name], ui.downloads())
     if result.failed:
         raise StackError(f"could not pull model {name}: {result.failed[name]}")
     click.echo(f"{name}: {'already present' if result.skipped else 'pulled'}")
@@ -37,5 +38,5 @@ def models_pull(name: str) -> None:
 def models_rm(name: str) -> None:
     """Remove one model."""
     check_model_name(name)
-    models_client(ROOT).delete(name)
+    models_client(ROOT, ConsoleUi()).delete(name)
     click.echo(f"{name}: removed")

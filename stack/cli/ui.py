@@ -19,12 +19,12 @@ from rich.progress import Progress as RichProgress
 from rich.table import Table
 
 from stack.catalogue import BY_NAME, Service, enabled_services, user_url
+from stack.config.settings import Settings
 from stack.engines.base import ContainerState
 from stack.health import Readiness
 from stack.ops.accounts import Account
 from stack.ops.events import Progress
 from stack.ops.ollama import PullResult
-from stack.settings import Settings
 
 # Piped output (CI, logs) gets a wide console so URLs are never cut.
 console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 200)

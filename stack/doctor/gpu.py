@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from stack.config.settings import Settings
 from stack.doctor.findings import OK, PROBLEM, WARNING, Finding
 from stack.doctor.probes import (
     NVIDIA_SMI,
@@ -14,7 +15,6 @@ from stack.doctor.probes import (
     nvidia_gpus,
     nvidia_route,
 )
-from stack.settings import Settings
 
 TOOLKIT_FIX = ("install the NVIDIA Container Toolkit (https://docs.nvidia.com/datacenter/cloud-native/"
                "container-toolkit/latest/install-guide.html), then `sudo nvidia-ctk runtime configure "

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from stack.config.redact import scrub, scrub_argv
 from stack.engines.errors import CommandError, CommandNotFound, CommandTimedOut, classify
-from stack.redact import scrub, scrub_argv
 
 STDERR_TAIL_LINES = 20
 DOCKER_HINT = ("install Docker Engine (https://docs.docker.com/engine/install/) and start it, e.g. "

@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from stack.catalogue import BY_NAME, enabled_services, user_url
-from stack.schema import BY_KEY
-from stack.settings import Settings
+from stack.config.schema import BY_KEY
+from stack.config.settings import Settings
 
 # service -> (login setting, password setting, what the login is). A row shows only when both
 # settings exist in the schema (n8n's come from the n8n side of the stack).

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 import requests
 from rich.progress import Progress, TaskID
 
+from stack.config.settings import MODEL_RE, Settings
 from stack.engines.compose import Compose
 from stack.errors import ConfigError, StackError
-from stack.settings import MODEL_RE, Settings
 
 PULL_TIMEOUT = (10, 600)  # connect, between stream chunks
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 import socket
 
 from stack.catalogue import published_ports
+from stack.config.settings import Settings
 from stack.doctor.checks import before_up
 from stack.doctor.probes import SystemProbe
 from stack.engines.base import Engine
 from stack.errors import StackError
 from stack.ops.events import Ui
-from stack.settings import Settings
 
 
 def check_ports_free(settings: Settings, engine: Engine) -> None:

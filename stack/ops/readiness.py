@@ -7,12 +7,12 @@ import time
 from dataclasses import dataclass, field
 
 from stack.catalogue import enabled_services
+from stack.config.settings import Settings
 from stack.engines.base import Engine
 from stack.errors import StackError
 from stack.health import Readiness, check_all
 from stack.ops.events import Ui
 from stack.ops.ollama import PullResult
-from stack.settings import Settings
 
 POLL_SECONDS = 1.0
 

@@ -11,9 +11,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from stack.config.settings import Settings
 from stack.engines.compose import Compose
 from stack.errors import StackError
-from stack.settings import Settings
 
 FUNCTION_ID = "n8n_agent"
 FUNCTION_NAME = "n8n agent"

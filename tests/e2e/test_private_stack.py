@@ -43,8 +43,8 @@ def test_each_printed_url_answers(private_stack):
     """Each URL `up` printed is the service it names: its root answers as that service's does,
     and its own readiness probe answers there (a mis-routed port fails both)."""
     from stack.catalogue import SERVICES
+    from stack.config.settings import Settings
     from stack.health import probe_target
-    from stack.settings import Settings
     from tests.conftest import read_env_file
 
     output = private_stack.up_output
@@ -103,10 +103,10 @@ def test_supabase_keys_work_through_the_gateway(private_stack):
 
 
 def test_supabase_check_fails_naming_a_wrong_key(private_stack):
+    from stack.config.generators import random_alnum, sign_api_key
+    from stack.config.settings import Settings
     from stack.errors import StackError
     from stack.ops.supabase_check import require_keys_work
-    from stack.secrets import random_alnum, sign_api_key
-    from stack.settings import Settings
     from tests.conftest import read_env_file
 
     values = read_env_file(private_stack.root / ".env") | {"ANON_KEY": sign_api_key("anon", random_alnum(48))}

@@ -16,8 +16,7 @@ MAX_LINES = 300
 # the package hconfig moves config files into). A module in none of them fails the test, so a new
 # one is placed on purpose.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("config", ("stack.errors", "stack.paths", "stack.redact", "stack.images", "stack.schema", "stack.envfile",
-                "stack.settings", "stack.secrets", "stack.config", "stack.bootstrap")),
+    ("config", ("stack.errors", "stack.paths", "stack.config", "stack.bootstrap")),
     ("engines", ("stack.engines",)),
     ("services", ("stack.services", "stack.catalogue", "stack.health", "stack.embeddings")),
     ("doctor", ("stack.doctor",)),
