@@ -26,7 +26,8 @@ def models_list() -> None:
 def models_pull(name: str) -> None:
     """Pull one model (skipped if present)."""
     check_model_name(name)
-    result = pull_missing(models_client(ROOT, ConsoleUi()), [name], ConsoleUi().downloads())
+    ui = ConsoleUi()
+    result = pull_missing(models_client(ROOT, ui), [name], ui.downloads())
     if result.failed:
         raise StackError(f"could not pull model {name}: {result.failed[name]}")
     click.echo(f"{name}: {'already present' if result.skipped else 'pulled'}")
