@@ -23,10 +23,10 @@ from stack import dbstate, runner
 from stack.compose import Compose
 from stack.envfile import write_atomic
 from stack.errors import ConfigError, StackError
+from stack.services import database_volume
 from stack.settings import Settings
 
 FORMAT = 1
-DB_VOLUME = "db_data"
 CHUNK = 1 << 20
 
 
@@ -87,7 +87,7 @@ def create(settings: Settings, compose: Compose, compose_config: dict[str, objec
             raise StackError("pg_dumpall failed", stderr=runner.tail(proc.stderr.decode(errors="replace")))
         members.append("postgres.sql")
         for mount in mounts(compose_config):
-            if mount.volume == DB_VOLUME:
+            if mount.volume == database_volume():
                 continue
             cid = ids.get(mount.service)
             if not cid:
@@ -177,7 +177,7 @@ def restore(path: Path, settings: Settings, compose: Compose, running_ok: bool,
         # image (it has tar); `docker cp` into a stopped container cannot map the owners back.
         for volume in manifest["volumes"]:  # type: ignore[union-attr]
             member = work / "volumes" / f"{volume}.tar"
-            if volume == DB_VOLUME or not member.exists():
+            if volume == database_volume() or not member.exists():
                 continue
             with member.open("rb") as handle:
                 proc = subprocess.run(["docker", "run", "--rm", "-i", "--user", "0", "--entrypoint", "tar",

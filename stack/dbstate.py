@@ -13,6 +13,7 @@ from pathlib import Path
 from stack import runner
 from stack.envfile import write_atomic
 from stack.errors import ConfigError
+from stack.services import database_volume
 from stack.settings import Settings
 
 STATE_FILE = ".localai-state.json"
@@ -72,7 +73,8 @@ def record(settings: Settings) -> None:
 
 
 def database_volume_exists(settings: Settings) -> bool:
-    result = runner.run(["docker", "volume", "inspect", f"{settings.project}_db_data"], check=False, timeout=30)
+    result = runner.run(["docker", "volume", "inspect", f"{settings.project}_{database_volume()}"], check=False,
+                        timeout=30)
     return result.returncode == 0
 
 

@@ -32,6 +32,7 @@ from stack.hardware import (
     largest_fit,
     shape_for,
 )
+from stack.services import published_ports
 from stack.settings import Settings
 
 __all__ = ["Finding", "SystemProbe", "context_choice", "detect_profile", "doctor_exit_code", "fit_advice",
@@ -302,13 +303,12 @@ def check_ram(probe: SystemProbe) -> Finding:
 
 def check_ports(settings: Settings, probe: SystemProbe) -> list[Finding]:
     """Every host port the chosen environment publishes must be free (or already ours)."""
-    from stack.lifecycle import published_ports
-
     host = "0.0.0.0" if settings.public else "127.0.0.1"
-    wanted = published_ports(settings)
+    wanted = {p.port: p for p in published_ports(settings)}
     listeners, ours = _listeners(probe), _own_ports(settings, probe)
     findings = []
-    for port, source in sorted(wanted.items()):
+    for port, published in sorted(wanted.items()):
+        source = published.source
         if port in ours:
             continue
         busy = probe.port_in_use(host, port)
@@ -316,7 +316,7 @@ def check_ports(settings: Settings, probe: SystemProbe) -> list[Finding]:
             busy = port in listeners
         if busy:
             who = _holder(listeners.get(port, []))
-            fix = (f"stop it, or set {source} in .env to a free port" if source.endswith("_PORT")
+            fix = (f"stop it, or set {source} in .env to a free port" if published.setting
                    else "stop it: public mode needs ports 80 and 443 for Caddy")
             findings.append(Finding(PROBLEM, "ports", f"port {port} ({source}) is taken by {who}", fix))
     if not findings:

@@ -14,15 +14,15 @@ from rich.live import Live
 from rich.table import Table
 
 from stack import dbstate, n8n_setup, ollama, pgmove, pgupgrade, runner, supabase_check, webui_setup
-from stack.catalogue import BY_NAME, Service, enabled_services, user_url
 from stack.compose import Compose, check_docker
 from stack.config import prepare
 from stack.envfile import EnvFile, write_atomic
 from stack.errors import ConfigError, StackError
 from stack.health import Readiness, check_all
 from stack.paths import BUILD_DIR_NAME
-from stack.render import COMPOSE_FILE, check_output_dir, render_files, write_files
+from stack.render.files import COMPOSE_FILE, check_output_dir, render_files, write_files
 from stack.secrets import check_public_strength
+from stack.services import Service, by_name, check_settings, enabled_services, names, published_ports
 from stack.settings import Settings, build
 
 POLL_SECONDS = 1.0
@@ -63,13 +63,6 @@ def render_stack(root: Path, overrides: dict[str, str], out: Path | None = None)
     return RenderResult(prepared.settings, changed, env_written)
 
 
-def published_ports(settings: Settings) -> dict[int, str]:
-    """Host port -> the setting (or reason) it comes from, for the chosen environment."""
-    if settings.public:
-        return {80: "Caddy HTTP (public mode)", 443: "Caddy HTTPS (public mode)"}
-    return {int(settings[s.port_key]): s.port_key for s in enabled_services(settings) if s.port_key}
-
-
 def check_ports_free(settings: Settings, compose: Compose) -> None:
     """Fail before anything starts if another program holds a port we must publish."""
     ours: set[int] = set()
@@ -78,7 +71,8 @@ def check_ports_free(settings: Settings, compose: Compose) -> None:
             if publisher.get("PublishedPort"):
                 ours.add(int(publisher["PublishedPort"]))  # type: ignore[call-overload]
     host = "0.0.0.0" if settings.public else "127.0.0.1"
-    for port, source in published_ports(settings).items():
+    for published in published_ports(settings):
+        port, source = published.port, published.source
         if port in ours:
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -88,7 +82,7 @@ def check_ports_free(settings: Settings, compose: Compose) -> None:
             except OSError as exc:
                 raise StackError(f"port {port} ({source}) is already in use by another program; nothing was "
                                  f"started", hint=f"stop that program or choose another port for {source} in .env"
-                                 if "_PORT" in source else "stop the program that holds it") from exc
+                                 if published.setting else "stop the program that holds it") from exc
 
 
 def build_dir(root: Path) -> Path:
@@ -147,7 +141,7 @@ def wait_until_ready(settings: Settings, compose: Compose, proc: subprocess.Pope
                     last_seen[name] = label
                     report.timeline.append((round(elapsed, 2), name, label))
                     if not interactive:
-                        print(f"[{elapsed:6.1f}s] {BY_NAME[name].title}: {label}", file=sys.stderr, flush=True)
+                        print(f"[{elapsed:6.1f}s] {by_name(name).title}: {label}", file=sys.stderr, flush=True)
             if live:
                 live.update(_progress_table(services, readiness, elapsed))
             if proc is None and all(r.ready for r in readiness.values()):
@@ -191,19 +185,10 @@ def url_table(settings: Settings) -> Table:
     table.add_column("Open", no_wrap=True)
     table.add_column("Next step")
     for service in enabled_services(settings):
-        url = user_url(service, settings)
-        if service.name == "caddy" and not settings.public:
-            url = f"http://webui.localhost:{settings['CADDY_PORT']}"
-        if service.name == "db" and not settings.public:
-            url = f"postgresql://postgres@127.0.0.1:{settings['POSTGRES_PORT']}/{settings['POSTGRES_DB']}"
+        url = service.link(settings)
         if not url:
             continue
-        note = service.note
-        if service.name == "kong":
-            note = f"Studio login: {settings['DASHBOARD_USERNAME']} / DASHBOARD_PASSWORD from .env"
-        if service.name == "db":
-            note = "password: POSTGRES_PASSWORD in .env"
-        table.add_row(service.title, url, note)
+        table.add_row(service.title, url, service.note.format_map(settings.values))
     if settings.profile == "none":
         table.add_row("Ollama (host)", settings["OLLAMA_HOST_URL"], "runs on this machine, outside the stack")
     return table
@@ -330,7 +315,7 @@ def status(root: Path) -> dict[str, str]:
         state = states.get(service.name)
         result[service.name] = state.state if state else "missing"
         table.add_row(service.name, state.state if state else "not created",
-                      (state.health or "-") if state else "-", user_url(service, settings))
+                      (state.health or "-") if state else "-", service.user_url(settings))
     console.print(table)
     return result
 
@@ -345,8 +330,8 @@ def _service_arg(settings: Settings, service: str | None) -> list[str]:
 
 
 def _known_service(service: str | None) -> None:
-    if service is not None and service not in BY_NAME:
-        raise ConfigError(f"unknown service '{service}'; one of: {', '.join(BY_NAME)}")
+    if service is not None and service not in names():
+        raise ConfigError(f"unknown service '{service}'; one of: {', '.join(names())}")
 
 
 def logs(root: Path, service: str | None, follow: bool = False, tail: int = 200) -> None:
@@ -419,6 +404,7 @@ def _archived_settings(root: Path, path: Path) -> Settings:
     env_file = EnvFile.parse(text, root / ".env")
     try:
         settings = build(root, env_file.values, {})
+        check_settings(settings)
     except ConfigError as exc:
         raise ConfigError(f"backup {path.name}: its .env is not valid ({exc}); nothing was changed") from exc
     missing = [k for k in ("POSTGRES_PASSWORD", "JWT_SECRET", "N8N_ENCRYPTION_KEY") if not settings[k]]

@@ -42,8 +42,8 @@ def test_up_brings_every_service_to_ready(private_stack):
 def test_each_printed_url_answers(private_stack):
     """Each URL `up` printed is the service it names: its root answers as that service's does,
     and its own readiness probe answers there (a mis-routed port fails both)."""
-    from stack.catalogue import SERVICES
     from stack.health import probe_target
+    from stack.services import SERVICES
     from stack.settings import Settings
     from tests.conftest import read_env_file
 

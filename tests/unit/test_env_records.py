@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from stack.images import DEFAULT_IMAGES
-from stack.render import render_files
+from stack.render.files import render_files
 from stack.schema import ENVIRONMENTS, PROFILES
 from stack.settings import build
 

@@ -9,7 +9,7 @@ import yaml
 
 from stack.doctor import context_choice, run_checks
 from stack.hardware import auto_context, context_that_fits, ollama_default_context
-from stack.render import render_files
+from stack.render.files import render_files
 from tests.unit.test_doctor import DOCKER_INFO, FakeProbe, info, nvidia, settings, topic
 
 NVIDIA_RUNTIME = {DOCKER_INFO: info(Runtimes={"nvidia": {}})}
