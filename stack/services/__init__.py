@@ -16,8 +16,8 @@ from stack.services import caddy, n8n, ollama, open_webui, searxng, supabase
 from stack.services.base import FixedPort, Probe, Service, Site
 from stack.settings import Settings
 
-__all__ = ["FixedPort", "Probe", "PublishedPort", "Service", "Site", "SERVICES", "by_name", "caddy_sites",
-           "check_settings", "database_volume", "enabled_services", "published_ports"]
+__all__ = ["FixedPort", "Probe", "PublishedPort", "Service", "Site", "SERVICES", "after_ready_hooks", "by_name",
+           "caddy_sites", "check_settings", "database_volume", "enabled_services", "names", "published_ports"]
 
 SERVICES: tuple[Service, ...] = (
     ollama.SERVICE,
@@ -105,6 +105,12 @@ def caddy_sites(settings: Settings) -> list[dict[str, Any]]:
             sites.append({"address": f"http://{service.site.private_name}.localhost",  # type: ignore[union-attr]
                           "upstream": upstream, "protected": False})
     return sites
+
+
+def after_ready_hooks(settings: Settings) -> list[str]:
+    """Names of the after-ready steps of the enabled services (imports, key checks, model pulls).
+    stack/ops maps each name to the function that does it; services never import ops."""
+    return [s.after_ready for s in enabled_services(settings) if s.after_ready]
 
 
 def database_volume() -> str:

@@ -65,3 +65,10 @@ def test_caddy_routes_each_site_to_its_record_port():
 
 def test_one_database_volume():
     assert [s.volumes[0] for s in services.SERVICES if s.database] == [services.database_volume()]
+
+
+def test_after_ready_hooks_are_declared_names_of_enabled_services():
+    settings = build(REPO, {"SUPABASE_SERVICES": "core"}, {})
+    assert services.after_ready_hooks(settings) == ["ollama.pull_models", "open_webui.ensure_pipe", "n8n.sync",
+                                                    "supabase.prove_keys"]
+    assert "ollama.pull_models" not in services.after_ready_hooks(build(REPO, {"PROFILE": "none"}, {}))
