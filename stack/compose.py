@@ -59,8 +59,9 @@ class Compose:
             input_text: str | None = None) -> runner.Result:
         return runner.run(self.argv(*args), check=check, timeout=timeout, input_text=input_text)
 
-    def stream(self, *args: str) -> int:
-        """Relay output line by line as it comes (logs -f), with any secret value masked."""
+    def stream(self, *args: str, keep: list[str] | None = None) -> int:
+        """Relay output line by line as it comes (logs -f), with any secret value masked; `keep`
+        collects the relayed lines for a caller that explains a failure from them."""
         try:
             proc = subprocess.Popen(self.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                     errors="replace")
@@ -69,8 +70,11 @@ class Compose:
         assert proc.stdout is not None
         try:
             for line in proc.stdout:
-                sys.stdout.write(scrub(line))
+                shown = scrub(line)
+                sys.stdout.write(shown)
                 sys.stdout.flush()
+                if keep is not None:
+                    keep.append(shown.rstrip("\n"))
         except KeyboardInterrupt:
             proc.terminate()
         return proc.wait()

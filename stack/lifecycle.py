@@ -205,9 +205,27 @@ def ensure_images(settings: Settings, compose: Compose) -> None:
     if runner.run(["docker", "image", "inspect", *images], check=False, timeout=60).returncode == 0:
         return
     progress_console.print("Downloading the pinned images that are not here yet (the first run pulls several GB)...")
-    if compose.stream("pull", "--policy", "missing") != 0:
-        raise StackError("pulling the images failed", hint="check the network, or point the *_IMAGE settings in .env "
-                                                            "at a registry mirror you can reach")
+    output: list[str] = []
+    if compose.stream("pull", "--policy", "missing", keep=output) != 0:
+        missing = [ref for ref in images
+                   if runner.run(["docker", "image", "inspect", ref], check=False, timeout=60).returncode != 0]
+        raise StackError(pull_failure(settings, missing, output),
+                         hint="check the tag and the network, or point the *_IMAGE settings in .env at a registry "
+                              "mirror you can reach")
+
+
+def pull_failure(settings: Settings, missing: list[str], output: list[str]) -> str:
+    """One line naming each image that could not be pulled, the setting that pins it, and why."""
+    if not missing:
+        return "pulling the images failed"
+    keys: dict[str, list[str]] = {}
+    for key, value in settings.values.items():
+        if key.endswith("_IMAGE"):
+            keys.setdefault(value, []).append(key)
+    named = ", ".join(f"{ref} ({'/'.join(keys[ref])})" if ref in keys else ref for ref in missing)
+    reasons = [line for line in output if missing[0] in line and "rror" in line]
+    reason = reasons[-1].strip().removeprefix("Error response from daemon: ") if reasons else ""
+    return f"could not pull {named}" + (f": {reason}" if reason else "")
 
 
 def _brief_doctor(settings: Settings) -> None:
@@ -448,8 +466,7 @@ def update(root: Path, take_backup: bool = True, timeout: float = 900) -> Path |
     database to a new Postgres major version if the pins changed it, recreate what changed."""
     settings = existing_settings(root)
     compose = compose_for(settings)
-    progress_console.print("Fetching the pinned images (those already present are kept)...")
-    compose.run("pull", "--policy", "missing", "--quiet", timeout=3600)
+    ensure_images(settings, compose)  # with progress, and a missing tag named, before anything changes
     move = pgupgrade.plan(settings, dbstate.recorded_db_image(settings), root / "backups")
     archive = None
     running = any(s.state == "running" for s in compose.states().values())
