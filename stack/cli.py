@@ -137,8 +137,10 @@ def doctor(ctx: click.Context, profile: str | None, environment: str | None) -> 
     from stack.config import prepare
     from stack.doctor import SystemProbe, exit_code, report_table, run_checks
     from stack.lifecycle import console
+    from stack.services import check_settings
 
     settings = prepare(ROOT, _overrides(ctx, profile, environment)).settings
+    check_settings(settings)
     findings = run_checks(settings, SystemProbe())
     console.print(report_table(findings))
     if exit_code(findings):
