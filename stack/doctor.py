@@ -6,12 +6,10 @@ The model-size and KV-cache arithmetic lives in stack.hardware.
 """
 from __future__ import annotations
 
-import errno
 import json
 import platform
 import re
 import shutil
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +30,7 @@ from stack.hardware import (
     largest_fit,
     shape_for,
 )
-from stack.services import published_ports
+from stack.services import ports, published_ports
 from stack.settings import Settings
 
 __all__ = ["Finding", "SystemProbe", "context_choice", "detect_profile", "doctor_exit_code", "fit_advice",
@@ -109,13 +107,7 @@ class SystemProbe:
 
     def port_in_use(self, host: str, port: int) -> bool | None:
         """True if something holds host:port; None if we may not bind it (ports below 1024 without root)."""
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind((host, port))
-            except OSError as exc:
-                return True if exc.errno == errno.EADDRINUSE else None
-        return False
+        return ports.port_in_use(host, port)
 
 
 # -- what the probe tells us --------------------------------------------------------------------
@@ -303,22 +295,15 @@ def check_ram(probe: SystemProbe) -> Finding:
 
 def check_ports(settings: Settings, probe: SystemProbe) -> list[Finding]:
     """Every host port the chosen environment publishes must be free (or already ours)."""
-    host = "0.0.0.0" if settings.public else "127.0.0.1"
-    wanted = {p.port: p for p in published_ports(settings)}
+    wanted = {p.port for p in published_ports(settings)}
     listeners, ours = _listeners(probe), _own_ports(settings, probe)
     findings = []
-    for port, published in sorted(wanted.items()):
-        source = published.source
-        if port in ours:
-            continue
-        busy = probe.port_in_use(host, port)
-        if busy is None:  # may not bind it ourselves: trust ss
-            busy = port in listeners
-        if busy:
-            who = _holder(listeners.get(port, []))
-            fix = (f"stop it, or set {source} in .env to a free port" if published.setting
-                   else "stop it: public mode needs ports 80 and 443 for Caddy")
-            findings.append(Finding(PROBLEM, "ports", f"port {port} ({source}) is taken by {who}", fix))
+    for published in sorted(ports.taken(settings, ours, probe.port_in_use, listeners), key=lambda p: p.port):
+        port, source = published.port, published.source
+        who = _holder(listeners.get(port, []))
+        fix = (f"stop it, or set {source} in .env to a free port" if published.setting
+               else "stop it: public mode needs ports 80 and 443 for Caddy")
+        findings.append(Finding(PROBLEM, "ports", f"port {port} ({source}) is taken by {who}", fix))
     if not findings:
         mine = f"; {len(ours & set(wanted))} already served by this stack" if ours & set(wanted) else ""
         findings.append(Finding(OK, "ports", f"{settings.environment} mode needs "

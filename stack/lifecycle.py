@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from stack.health import Readiness, check_all
 from stack.paths import BUILD_DIR_NAME
 from stack.render.files import COMPOSE_FILE, check_output_dir, render_files, write_files
 from stack.secrets import check_public_strength
-from stack.services import Service, by_name, check_settings, enabled_services, names, published_ports
+from stack.services import Service, by_name, check_settings, enabled_services, names, ports
 from stack.settings import Settings, build
 
 POLL_SECONDS = 1.0
@@ -70,19 +69,11 @@ def check_ports_free(settings: Settings, compose: Compose) -> None:
         for publisher in state.publishers:
             if publisher.get("PublishedPort"):
                 ours.add(int(publisher["PublishedPort"]))  # type: ignore[call-overload]
-    host = "0.0.0.0" if settings.public else "127.0.0.1"
-    for published in published_ports(settings):
-        port, source = published.port, published.source
-        if port in ours:
-            continue
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind((host, port))
-            except OSError as exc:
-                raise StackError(f"port {port} ({source}) is already in use by another program; nothing was "
-                                 f"started", hint=f"stop that program or choose another port for {source} in .env"
-                                 if published.setting else "stop the program that holds it") from exc
+    for published in ports.taken(settings, ours):
+        raise StackError(f"port {published.port} ({published.source}) is already in use by another program; "
+                         "nothing was started",
+                         hint=f"stop that program or choose another port for {published.source} in .env"
+                         if published.setting else "stop the program that holds it")
 
 
 def build_dir(root: Path) -> Path:
