@@ -10,6 +10,6 @@ from stack.bootstrap import ensure_venv
 
 if __name__ == "__main__":
     ensure_venv()
-    from stack.cli import main
+    from stack.cli.main import main
 
     main()

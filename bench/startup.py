@@ -19,13 +19,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from stack import lifecycle  # noqa: E402
+from stack.cli.ui import ConsoleUi  # noqa: E402
+from stack.ops.commands import down  # noqa: E402
+from stack.ops.up import up  # noqa: E402
 from tests.conftest import append_env, copy_product  # noqa: E402
 from tests.e2e.conftest import IMAGES, PRIVATE_PORTS, containers, image  # noqa: E402
 
 
 def run_up(root: Path) -> dict[str, float]:
-    report = lifecycle.up(root, {"PROFILE": "cpu"}, timeout=900, quiet=True)
+    report = up(root, {"PROFILE": "cpu"}, ConsoleUi(), timeout=900, quiet=True)
     return {
         "total_s": round(report.seconds_total, 2),
         "control_plane_s": round(report.seconds_control_plane, 2),
@@ -48,7 +50,7 @@ def main() -> None:
             ids_after = {s: c["Id"] for s, c in containers(project).items()}
             recreated = sorted(s for s in ids_after if ids_before.get(s) != ids_after[s])
         finally:
-            lifecycle.down(root, volumes=True, quiet=True)
+            down(root, ConsoleUi(), volumes=True, quiet=True)
     print(json.dumps({
         "services": len(ids_after),
         "cold_up": cold,

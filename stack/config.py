@@ -1,6 +1,7 @@
 """Settings + secrets as one step that validates everything before anything is written."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,8 +33,10 @@ class Prepared:
         return False
 
 
-def prepare(root: Path, overrides: dict[str, str] | None = None) -> Prepared:
-    """Load .env (or the example), apply flags, validate, and generate missing secrets in memory."""
+def prepare(root: Path, overrides: dict[str, str] | None = None,
+            suggest_models: Callable[[], str] | None = None) -> Prepared:
+    """Load .env (or the example), apply flags, validate, and generate missing secrets in memory.
+    On a first run, `suggest_models` (doctor's advice for this machine) picks OLLAMA_MODELS."""
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     env_file = read_env(root)
     settings = build(root, env_file.values, overrides)
@@ -45,10 +48,8 @@ def prepare(root: Path, overrides: dict[str, str] | None = None) -> Prepared:
             updates[key] = values[key]
     redact.register(*(values[k] for k in SECRET_KEYS))
     exists = env_file.path.exists()
-    if not exists and "OLLAMA_MODELS" not in overrides:
-        from stack.doctor import SystemProbe, suggested_models
-
-        suggestion = suggested_models(SystemProbe())
+    if not exists and "OLLAMA_MODELS" not in overrides and suggest_models is not None:
+        suggestion = suggest_models()
         if suggestion != values["OLLAMA_MODELS"]:
             updates["OLLAMA_MODELS"] = values["OLLAMA_MODELS"] = suggestion
     text = env_file.render(updates) if (updates or not exists) else None

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import requests
 
-from stack.compose import ContainerState
+from stack.engines.base import ContainerState
 from stack.services import Service
 from stack.settings import Settings
 

@@ -12,6 +12,9 @@ from typing import Any
 import jinja2
 
 from stack import services
+from stack.doctor.advice import context_choice
+from stack.doctor.hardware import CPU_CONTEXT
+from stack.doctor.probes import SystemProbe
 from stack.embeddings import DEFAULT_EMBEDDING_MODEL, embedding_dimensions, is_embedding_model
 from stack.schema import SECRET_KEYS
 from stack.settings import Settings
@@ -76,11 +79,7 @@ def ollama_context(settings: Settings, probe: Any = None) -> int | None:
         return None
     raw = settings["OLLAMA_CONTEXT_LENGTH"]
     if raw != "auto" or settings.profile == "cpu":
-        from stack.hardware import CPU_CONTEXT
-
         return int(raw) if raw != "auto" else CPU_CONTEXT
-    from stack.doctor import SystemProbe, context_choice
-
     return context_choice(settings, probe or SystemProbe()).setting
 
 

@@ -1,5 +1,5 @@
 """The Open WebUI double against what Open WebUI v0.12.4 does (file:line of the PyPI wheel in the
-double's docstring), and our after-ready setup (stack/webui_remote.py) against the double."""
+double's docstring), and our after-ready setup (stack/ops/webui_remote.py) against the double."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,7 @@ import sys
 
 import yaml
 
-from stack.webui_setup import REMOTE_SCRIPT
+from stack.ops.webui_setup import BAD_LOGIN, REMOTE_SCRIPT
 from tests.conftest import append_env, read_env_file, run_start
 from tests.doubles.harness import free_port
 
@@ -223,7 +223,7 @@ def test_setup_says_why_when_the_admin_cannot_sign_in(spawn, tmp_path):
     port = free_port()
     webui = spawn("open-webui", env=_env(tmp_path, port, **ADMIN), port=port)
     result = _setup(webui, password="not-it")
-    assert result.returncode == 3 and "refused the admin login" in result.stderr
+    assert result.returncode == BAD_LOGIN and "refused the admin login" in result.stderr
     assert "not-it" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 

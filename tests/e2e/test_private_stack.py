@@ -64,7 +64,7 @@ def test_each_printed_url_answers(private_stack):
         target = probe_target(service, settings)
         if target:
             probe = requests.get(target[0], headers=target[1], timeout=10)
-            assert probe.status_code == 200 and service.probe_expect in probe.text, (service.name, probe.status_code)
+            assert probe.status_code == 200 and service.probe.expect in probe.text, (service.name, probe.status_code)
     match = re.search(r"postgresql://postgres@127\.0\.0\.1:(\d+)/", output)
     assert match, output
     with socket.create_connection(("127.0.0.1", int(match.group(1))), timeout=5):
@@ -104,9 +104,9 @@ def test_supabase_keys_work_through_the_gateway(private_stack):
 
 def test_supabase_check_fails_naming_a_wrong_key(private_stack):
     from stack.errors import StackError
+    from stack.ops.supabase_check import require_keys_work
     from stack.secrets import random_alnum, sign_api_key
     from stack.settings import Settings
-    from stack.supabase_check import require_keys_work
     from tests.conftest import read_env_file
 
     values = read_env_file(private_stack.root / ".env") | {"ANON_KEY": sign_api_key("anon", random_alnum(48))}

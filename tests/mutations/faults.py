@@ -18,14 +18,14 @@ class Fault:
 
 
 FAULTS: tuple[Fault, ...] = (
-    Fault("restore skips the digest comparison", "stack/backup.py",
+    Fault("restore skips the digest comparison", "stack/ops/backup.py",
           "                if h.hexdigest() != digest:", "                if False:",
           ("tests/unit/test_backup_verify.py",)),
-    Fault("restore of a fresh folder needs an existing .env", "stack/lifecycle.py",
+    Fault("restore of a fresh folder needs an existing .env", "stack/ops/restore.py",
           "    if (root / \".env\").exists():\n        settings = existing_settings(root)",
           "    if True:\n        settings = existing_settings(root)",
           ("tests/e2e/test_restore_elsewhere.py", "-k", "fresh_folder")),
-    Fault("restore forgets the archive's database state", "stack/lifecycle.py",
+    Fault("restore forgets the archive's database state", "stack/ops/restore.py",
           "    dbstate.record(existing_settings(root))\n", "",
           ("tests/e2e/test_restore_elsewhere.py", "-k", "rotation")),
     Fault("containers are not restarted by the engine", "stack/render/files.py",
@@ -34,7 +34,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault("log masking does nothing", "stack/redact.py",
           'text = text.replace(value, "***")', "text = text",
           ("tests/e2e/test_operations.py", "-k", "test_up or mask")),
-    Fault("rotating N8N_DB_PASSWORD leaves the role's old password", "stack/rotate.py",
+    Fault("rotating N8N_DB_PASSWORD leaves the role's old password", "stack/ops/rotate.py",
           r'''        return f"ALTER ROLE n8n WITH PASSWORD '{value}';\n"''', r'''        return "SELECT 1;\n"''',
           ("tests/e2e/test_commands.py", "-k", "plain_start or N8N_DB_PASSWORD")),
     Fault("the test database accepts any password on the network", "tests/images/postgres/etc/pg_hba.conf",

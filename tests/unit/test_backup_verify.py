@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from stack import backup
 from stack.errors import ConfigError
+from stack.ops import backup
 
 MEMBERS = {"env": b"PROJECT_NAME=localai\n", "postgres.sql": b"SELECT 1;\n", "volumes/n8n_data.tar": b"x" * 64}
 

@@ -5,7 +5,7 @@ import re
 
 import yaml
 
-from stack import dbstate
+from stack.ops import dbstate
 from tests.conftest import run_start
 
 
@@ -38,5 +38,5 @@ def test_realtime_admin_role_is_left_to_realtime(project):
 
 def test_our_psql_runs_as_the_images_superuser():
     """supabase/postgres demotes postgres; our psql and pg_dumpall run as supabase_admin."""
-    assert dbstate.admin_psql("postgres")[:6] == ("exec", "-T", "db", "psql", "-U", "supabase_admin")
-    assert dbstate.admin_psql("postgres", "pg_dumpall")[3:6] == ("pg_dumpall", "-U", "supabase_admin")
+    assert dbstate.admin_psql("postgres")[:3] == ["psql", "-U", "supabase_admin"]
+    assert dbstate.admin_psql("postgres", "pg_dumpall")[:3] == ["pg_dumpall", "-U", "supabase_admin"]

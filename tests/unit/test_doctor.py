@@ -8,18 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from stack import doctor
-from stack.doctor import (
-    Finding,
-    Output,
-    SystemProbe,
-    detect_profile,
-    doctor_exit_code,
-    render_report,
-    run_checks,
-    suggested_models,
-)
-from stack.hardware import GIB, MODEL_SHAPES, ModelShape, fit_advice, kv_cache_bytes, shape_for
+from stack.doctor.advice import detect_profile, suggested_models
+from stack.doctor.checks import run_checks
+from stack.doctor.findings import Finding, doctor_exit_code, render_report
+from stack.doctor.hardware import GIB, MODEL_SHAPES, ModelShape, fit_advice, kv_cache_bytes, shape_for
+from stack.doctor.probes import Output, SystemProbe
 from stack.settings import build
 
 NVIDIA_SMI = ("nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits")
@@ -390,7 +383,6 @@ def test_report_and_exit_code():
     assert table.row_count == 2 and len(table.columns) == 4
     assert doctor_exit_code(findings) == 0
     assert doctor_exit_code([*findings, Finding("problem", "ports", "3000 taken", "stop it")]) == 1
-    assert doctor.report_table is render_report and doctor.exit_code is doctor_exit_code  # names the CLI uses
 
 
 def test_suggested_first_models():

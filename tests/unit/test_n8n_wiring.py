@@ -13,11 +13,11 @@ import bcrypt
 import pytest
 import yaml
 
-from stack import n8n_setup
 from stack.config import prepare
 from stack.images import DEFAULT_IMAGES
+from stack.ops import n8n_setup
+from stack.ops.rotate import new_values
 from stack.render.context import N8N_ENTRYPOINT
-from stack.rotate import new_values
 from stack.schema import BY_KEY
 from stack.secrets import generate
 from stack.services import n8n

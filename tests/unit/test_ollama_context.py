@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from stack.doctor import context_choice, run_checks
-from stack.hardware import auto_context, context_that_fits, ollama_default_context
+from stack.doctor.advice import context_choice
+from stack.doctor.checks import run_checks
+from stack.doctor.hardware import auto_context, context_that_fits, ollama_default_context
 from stack.render.files import render_files
 from tests.unit.test_doctor import DOCKER_INFO, FakeProbe, info, nvidia, settings, topic
 

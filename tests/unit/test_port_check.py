@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import socket
 
-from stack import doctor
+from stack.doctor.checks import check_ports
+from stack.doctor.findings import PROBLEM
+from stack.doctor.probes import SystemProbe
 from stack.services import PublishedPort, ports
 from stack.settings import build
 from tests.conftest import PUBLIC_ENV
@@ -20,8 +22,8 @@ def test_a_held_port_is_taken_unless_it_is_ours(tmp_path):
         settings = build(tmp_path, {"WEBUI_PORT": str(port)}, {})
         assert ports.taken(settings, ours=set()) == [PublishedPort(port, "WEBUI_PORT", "WEBUI_PORT")]
         assert ports.taken(settings, ours={port}) == []
-        found = [f for f in doctor.check_ports(settings, doctor.SystemProbe()) if f"port {port} " in f.message]
-    assert found and "WEBUI_PORT" in found[0].message and found[0].level == doctor.PROBLEM
+        found = [f for f in check_ports(settings, SystemProbe()) if f"port {port} " in f.message]
+    assert found and "WEBUI_PORT" in found[0].message and found[0].level == PROBLEM
 
 
 def test_a_port_we_may_not_bind_is_taken_only_when_something_listens(tmp_path):

@@ -19,9 +19,13 @@ import bcrypt
 import pytest
 import yaml
 
-from stack import backup, doctor, health, services
-from stack.compose import ContainerState
+from stack import health, services
+from stack.doctor.checks import check_ports
+from stack.doctor.findings import PROBLEM
+from stack.doctor.probes import SystemProbe
+from stack.engines.base import ContainerState
 from stack.errors import ConfigError
+from stack.ops import backup
 from stack.render.files import render_files
 from stack.services import Probe, Service, Site
 from stack.settings import Settings, build
@@ -113,8 +117,8 @@ def test_its_port_is_checked_before_start(product):
         port = holder.getsockname()[1]
         settings = _settings(product, port=port)
         assert services.PublishedPort(port, "DUMMY_PORT", "DUMMY_PORT") in services.published_ports(settings)
-        findings = [f for f in doctor.check_ports(settings, doctor.SystemProbe()) if "DUMMY_PORT" in f.message]
-    assert findings and findings[0].level == doctor.PROBLEM, findings
+        findings = [f for f in check_ports(settings, SystemProbe()) if "DUMMY_PORT" in f.message]
+    assert findings and findings[0].level == PROBLEM, findings
     assert f"port {port} (DUMMY_PORT)" in findings[0].message and "DUMMY_PORT" in findings[0].fix
 
 

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from stack.compose import Compose
+from stack.engines.compose import Compose
 from stack.errors import StackError
 from stack.services import n8n, open_webui
 from stack.settings import Settings
@@ -21,6 +21,7 @@ FUNCTION_NAME = "n8n agent"
 AGENT_USER = "openwebui"           # the starter workflow's chat trigger basic auth user (contract with n8n)
 AGENT_PATH = "/webhook/localai-agent/chat"
 REMOTE_SCRIPT = Path(__file__).with_name("webui_remote.py")
+BAD_LOGIN = 3  # webui_remote.py's exit status when the admin in .env cannot sign in or is no admin
 
 
 @dataclass(frozen=True)
@@ -54,12 +55,12 @@ def job(settings: Settings, build: Path) -> dict[str, object]:
 def ensure_pipe(settings: Settings, compose: Compose, build: Path) -> SetupResult:
     """Idempotent: create or update the function, switch it on, set its valves."""
     try:
-        result = compose.run("exec", "-T", "open-webui", "python3", "-c", REMOTE_SCRIPT.read_text(),
-                             input_text=json.dumps(job(settings, build)), timeout=180)
+        result = compose.exec("open-webui", ["python3", "-c", REMOTE_SCRIPT.read_text()],
+                              input_text=json.dumps(job(settings, build)), timeout=180)
     except StackError as exc:
         last = exc.stderr.strip().splitlines()[-1] if exc.stderr.strip() else str(exc)
         hint = "see `python start.py logs open-webui`; start.py tries again on the next run"
-        if "admin login" in last or "not an Open WebUI admin" in last:
+        if exc.returncode == BAD_LOGIN:
             hint = ("this Open WebUI already had accounts before start.py created its admin, so the admin in .env "
                     "was never made: put that admin's email and password into WEBUI_ADMIN_EMAIL and "
                     "WEBUI_ADMIN_PASSWORD in .env (`python start.py accounts` shows what start.py uses)")

@@ -1,31 +1,23 @@
-"""The ONE place that runs `docker compose -p <project> -f <build>/docker-compose.yml ...`."""
+"""Compose, the first Engine: the ONE place that runs
+`docker compose -p <project> -f <build>/docker-compose.yml ...`."""
 from __future__ import annotations
 
 import json
 import re
 import subprocess
-import sys
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
+from typing import BinaryIO
 
-from stack import runner
+from stack.engines import runner
+from stack.engines.base import ContainerState
+from stack.engines.runner import DOCKER_HINT
 from stack.errors import StackError
 from stack.redact import scrub
 
 MIN_COMPOSE = (2, 20, 0)
-DOCKER_HINT = ("install Docker Engine (https://docs.docker.com/engine/install/) and start it, e.g. "
-               "`sudo systemctl start docker`; your user needs access to the Docker socket")
 COMPOSE_HINT = ("install the Docker Compose v2 plugin (package docker-compose-plugin, or "
                 "https://docs.docker.com/compose/install/linux/)")
-
-
-@dataclass(frozen=True)
-class ContainerState:
-    service: str
-    state: str      # running | exited | restarting | created | ...
-    health: str     # healthy | unhealthy | starting | "" (no healthcheck)
-    container_id: str
-    publishers: list[dict[str, object]]
 
 
 def check_docker() -> tuple[str, str]:
@@ -46,7 +38,8 @@ def check_docker() -> tuple[str, str]:
 
 
 class Compose:
-    """Builds argv from (project, compose file, env file); every call goes through runner.run."""
+    """The Engine for one Compose project: argv from (project, compose file, env file), every call
+    through stack.engines.runner."""
 
     def __init__(self, project: str, compose_file: Path, env_file: Path) -> None:
         self.project = project
@@ -62,30 +55,49 @@ class Compose:
     def stream(self, *args: str, keep: list[str] | None = None) -> int:
         """Relay output line by line as it comes (logs -f), with any secret value masked; `keep`
         collects the relayed lines for a caller that explains a failure from them."""
-        try:
-            proc = subprocess.Popen(self.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                    errors="replace")
-        except FileNotFoundError as exc:
-            raise StackError("docker is not installed or not on PATH", hint=DOCKER_HINT) from exc
-        assert proc.stdout is not None
-        try:
-            for line in proc.stdout:
-                shown = scrub(line)
-                sys.stdout.write(shown)
-                sys.stdout.flush()
-                if keep is not None:
-                    keep.append(shown.rstrip("\n"))
-        except KeyboardInterrupt:
-            proc.terminate()
-        return proc.wait()
+        return runner.relay(self.argv(*args), keep=keep)
 
-    def start_up(self) -> subprocess.Popen[str]:
+    def up(self) -> subprocess.Popen[str]:
         """`up -d` in the background so readiness can be shown while Compose works."""
-        return subprocess.Popen(self.argv("up", "-d", "--remove-orphans", "--quiet-pull"),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return runner.spawn(self.argv("up", "-d", "--remove-orphans", "--quiet-pull"))
 
-    def failed(self, proc: subprocess.Popen[str], stderr: str) -> StackError:
+    def up_failed(self, proc: subprocess.Popen[str], stderr: str) -> StackError:
         return runner.failure(self.argv("up", "-d"), proc.returncode, stderr)
+
+    def start(self, *services: str, timeout: float = 600) -> None:
+        self.run("up", "-d", *services, timeout=timeout)
+
+    def create(self, timeout: float = 600) -> None:
+        self.run("create", timeout=timeout)
+
+    def down(self, volumes: bool = False, timeout: float = 600) -> None:
+        self.run("down", "--remove-orphans", *(["--volumes"] if volumes else []), timeout=timeout)
+
+    def restart(self, *services: str, timeout: float = 600) -> None:
+        self.run("restart", *services, timeout=timeout)
+
+    def exec_prefix(self, service: str) -> list[str]:
+        return self.argv("exec", "-T", service)
+
+    def exec(self, service: str, argv: list[str], *, input_text: str | None = None, timeout: float | None = None,
+             check: bool = True, env: Mapping[str, str] | None = None) -> runner.Result:
+        return runner.run([*self.exec_prefix(service), *argv], check=check, timeout=timeout, input_text=input_text,
+                          env=env)
+
+    def exec_binary(self, service: str, argv: list[str], *, stdin: BinaryIO | None = None,
+                    stdout: BinaryIO | int | None = None, stderr: BinaryIO | None = None) -> runner.Result:
+        return runner.pipe([*self.exec_prefix(service), *argv], stdin=stdin, stdout=stdout, stderr=stderr)
+
+    def logs(self, service: str | None = None, *, tail: int = 200, follow: bool = False) -> int:
+        return self.stream("logs", "--no-color", "--tail", str(tail), *(["--follow"] if follow else []),
+                           *([service] if service else []))
+
+    def pull(self, *, keep: list[str] | None = None) -> int:
+        return self.stream("pull", "--policy", "missing", keep=keep)
+
+    def volume_name(self, volume: str) -> str:
+        """Compose names a project's volume `<project>_<key>` (compose-spec: volumes are project-scoped)."""
+        return f"{self.project}_{volume}"
 
     def states(self) -> dict[str, ContainerState]:
         out = self.run("ps", "-a", "--format", "json", timeout=60).stdout

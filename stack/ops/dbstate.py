@@ -10,7 +10,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from stack import runner
+from stack.engines import runner
 from stack.envfile import write_atomic
 from stack.errors import ConfigError
 from stack.services import database_volume
@@ -31,10 +31,9 @@ BAKED_IN = ("POSTGRES_PASSWORD", "N8N_DB_PASSWORD")
 ADMIN_ROLE = "supabase_admin"
 
 
-def admin_psql(database: str, program: str = "psql") -> tuple[str, ...]:
-    """`docker compose` arguments that run psql (or pg_dumpall) in the db container as ADMIN_ROLE."""
-    argv = ("exec", "-T", "db", program, "-U", ADMIN_ROLE)
-    return argv + (("-d", database) if program == "psql" else ("-l", database))
+def admin_psql(database: str, program: str = "psql") -> list[str]:
+    """argv that runs psql (or pg_dumpall) in the db container as ADMIN_ROLE (engine.exec runs it there)."""
+    return [program, "-U", ADMIN_ROLE, *(("-d", database) if program == "psql" else ("-l", database))]
 
 
 def fingerprint(value: str) -> str:

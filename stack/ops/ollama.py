@@ -15,9 +15,8 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
-from rich.table import Table
 
-from stack.compose import Compose
+from stack.engines.compose import Compose
 from stack.errors import ConfigError, StackError
 from stack.settings import MODEL_RE, Settings
 
@@ -51,7 +50,7 @@ class ContainerOllama:
         self.compose = compose
 
     def _cli(self, *args: str, timeout: float = 60) -> tuple[int, str]:
-        result = self.compose.run("exec", "-T", "ollama", "ollama", *args, check=False, timeout=timeout)
+        result = self.compose.exec("ollama", ["ollama", *args], check=False, timeout=timeout)
         return result.returncode, (result.stdout + result.stderr).strip()
 
     def models(self) -> list[dict[str, object]]:
@@ -175,19 +174,3 @@ def pull_missing(client: OllamaClient | ContainerOllama, wanted: list[str]) -> P
                 progress.update(task, status="failed")
                 result.failed[name] = exc.message
     return result
-
-
-def report(result: PullResult) -> None:
-    for name, reason in result.failed.items():
-        console.print(f"[red]could not pull model {name}[/red]: {reason} "
-                      f"(the stack is up; retry with `python start.py models pull {name}`)")
-
-
-def models_table(models: list[dict[str, object]]) -> Table:
-    table = Table(title="Ollama models", title_justify="left")
-    for column in ("Name", "Size", "Modified"):
-        table.add_column(column)
-    for model in sorted(models, key=lambda m: str(m.get("name"))):
-        size = int(model.get("size") or 0)  # type: ignore[call-overload]
-        table.add_row(str(model.get("name")), f"{size / 1e9:.2f} GB", str(model.get("modified_at", ""))[:19])
-    return table

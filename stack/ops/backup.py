@@ -11,7 +11,6 @@ import hashlib
 import io
 import json
 import os
-import subprocess
 import tarfile
 import tempfile
 import time
@@ -19,10 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from stack import dbstate, runner
-from stack.compose import Compose
+from stack.engines import runner
+from stack.engines.compose import Compose
+from stack.engines.errors import CommandFailed
 from stack.envfile import write_atomic
 from stack.errors import ConfigError, StackError
+from stack.ops import dbstate
 from stack.services import database_volume
 from stack.settings import Settings
 
@@ -81,10 +82,11 @@ def create(settings: Settings, compose: Compose, compose_config: dict[str, objec
         env_copy.write_bytes(settings.env_path.read_bytes())
         members.append("env")
         with (work / "postgres.sql").open("wb") as out:
-            proc = subprocess.run(compose.argv(*dbstate.admin_psql("postgres", "pg_dumpall"), "--clean",
-                                               "--if-exists"), stdout=out, stderr=subprocess.PIPE, check=False)
-        if proc.returncode != 0:
-            raise StackError("pg_dumpall failed", stderr=runner.tail(proc.stderr.decode(errors="replace")))
+            try:
+                compose.exec_binary("db", [*dbstate.admin_psql("postgres", "pg_dumpall"), "--clean", "--if-exists"],
+                                    stdout=out)
+            except CommandFailed as exc:
+                raise StackError("pg_dumpall failed", stderr=exc.stderr) from exc
         members.append("postgres.sql")
         for mount in mounts(compose_config):
             if mount.volume == database_volume():
@@ -94,11 +96,10 @@ def create(settings: Settings, compose: Compose, compose_config: dict[str, objec
                 continue
             rel = f"volumes/{mount.volume}.tar"
             with (work / rel).open("wb") as out:
-                proc = subprocess.run(["docker", "cp", "-a", f"{cid}:{mount.path}/.", "-"], stdout=out,
-                                      stderr=subprocess.PIPE, check=False)
-            if proc.returncode != 0:
-                raise StackError(f"copying volume {mount.volume} failed",
-                                 stderr=runner.tail(proc.stderr.decode(errors="replace")))
+                try:
+                    runner.pipe(["docker", "cp", "-a", f"{cid}:{mount.path}/.", "-"], stdout=out)
+                except CommandFailed as exc:
+                    raise StackError(f"copying volume {mount.volume} failed", stderr=exc.stderr) from exc
             members.append(rel)
         manifest = {
             "format": FORMAT, "project": settings.project,
@@ -169,10 +170,10 @@ def restore(path: Path, settings: Settings, compose: Compose, running_ok: bool,
     with tempfile.TemporaryDirectory(prefix=".localai-restore-") as tmp, tarfile.open(path, "r:") as archive:
         work = Path(tmp)
         archive.extractall(work, filter="data")
-        compose.run("down", "--volumes", "--remove-orphans", timeout=600)
+        compose.down(volumes=True)
         write_atomic(settings.env_path, (work / "env").read_text(), mode=0o600)
         compose = rerender()
-        compose.run("create", timeout=600)
+        compose.create()
         # Extract as root with numeric owners kept (tar -p), in a throw-away container of the db
         # image (it has tar); `docker cp` into a stopped container cannot map the owners back.
         for volume in manifest["volumes"]:  # type: ignore[union-attr]
@@ -180,20 +181,19 @@ def restore(path: Path, settings: Settings, compose: Compose, running_ok: bool,
             if volume == database_volume() or not member.exists():
                 continue
             with member.open("rb") as handle:
-                proc = subprocess.run(["docker", "run", "--rm", "-i", "--user", "0", "--entrypoint", "tar",
-                                       "-v", f"{settings.project}_{volume}:/target", settings["SUPABASE_DB_IMAGE"],
-                                       "-C", "/target", "--numeric-owner", "-xpf", "-"],
-                                      stdin=handle, stderr=subprocess.PIPE, check=False)
-            if proc.returncode != 0:
-                raise StackError(f"restoring volume {volume} failed",
-                                 stderr=runner.tail(proc.stderr.decode(errors="replace")))
-        compose.run("up", "-d", "db", timeout=600)
+                try:
+                    runner.pipe(["docker", "run", "--rm", "-i", "--user", "0", "--entrypoint", "tar",
+                                 "-v", f"{compose.volume_name(volume)}:/target", settings["SUPABASE_DB_IMAGE"],
+                                 "-C", "/target", "--numeric-owner", "-xpf", "-"], stdin=handle)
+                except CommandFailed as exc:
+                    raise StackError(f"restoring volume {volume} failed", stderr=exc.stderr) from exc
+        compose.start("db")
         wait_db(compose)
         with (work / "postgres.sql").open("rb") as handle:
-            proc = subprocess.run(compose.argv(*dbstate.admin_psql("postgres"), "-q", "-o", "/dev/null"),
-                                  stdin=handle, capture_output=True, check=False)
-        if proc.returncode != 0:
-            raise StackError("loading the database dump failed", stderr=runner.tail(proc.stderr.decode()))
+            try:
+                compose.exec_binary("db", [*dbstate.admin_psql("postgres"), "-q", "-o", "/dev/null"], stdin=handle)
+            except CommandFailed as exc:
+                raise StackError("loading the database dump failed", stderr=exc.stderr) from exc
 
 
 def read_compose(build: Path) -> dict[str, object]:

@@ -18,7 +18,7 @@ import json
 import re
 from pathlib import Path
 
-from stack.compose import Compose
+from stack.engines.compose import Compose
 from stack.errors import StackError
 from stack.render.context import context
 from stack.settings import Settings
@@ -89,8 +89,8 @@ def _fail(what: str, exc: StackError) -> StackError:
 
 def _import(settings: Settings, compose: Compose, command: str, payload: str) -> None:
     try:
-        compose.run("exec", "-T", "n8n", "sh", "-c", IMPORT_SCRIPT.format(command=command),
-                    input_text=settings["N8N_DB_PASSWORD"] + "\n" + payload, timeout=300)
+        compose.exec("n8n", ["sh", "-c", IMPORT_SCRIPT.format(command=command)],
+                     input_text=settings["N8N_DB_PASSWORD"] + "\n" + payload, timeout=300)
     except StackError as exc:
         raise _fail(command, exc) from exc
 
@@ -103,8 +103,8 @@ def update_credentials(settings: Settings, compose: Compose) -> None:
 def workflow_ids(settings: Settings, compose: Compose) -> set[str]:
     """The workflow ids in n8n's database, as n8n itself lists them."""
     try:
-        result = compose.run("exec", "-T", "n8n", "sh", "-c", LIST_SCRIPT,
-                             input_text=settings["N8N_DB_PASSWORD"] + "\n", timeout=300)
+        result = compose.exec("n8n", ["sh", "-c", LIST_SCRIPT], input_text=settings["N8N_DB_PASSWORD"] + "\n",
+                              timeout=300)
     except StackError as exc:
         raise _fail("list:workflow", exc) from exc
     return parse_workflow_ids(result.stdout)
@@ -115,8 +115,7 @@ def activate(settings: Settings, compose: Compose, workflow_id: str) -> None:
     payload = json.dumps({"email": settings["N8N_OWNER_EMAIL"], "password": settings["N8N_OWNER_PASSWORD"],
                           "id": workflow_id})
     try:
-        compose.run("exec", "-T", "n8n", "node", "-", input_text=f"const input = {payload};\n{ACTIVATE_JS}",
-                    timeout=120)
+        compose.exec("n8n", ["node", "-"], input_text=f"const input = {payload};\n{ACTIVATE_JS}", timeout=120)
     except StackError as exc:
         raise _fail(f"activating {workflow_id}", exc) from exc
 

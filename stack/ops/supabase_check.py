@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stack import runner
+from stack.engines import runner
 from stack.errors import StackError
 from stack.secrets import random_alnum, sign_api_key
 from stack.services import supabase

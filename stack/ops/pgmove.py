@@ -1,6 +1,6 @@
-"""The Postgres major-version move that stack/pgupgrade.py planned: dump, keep, restore, verify.
+"""The Postgres major-version move that stack/ops/pgupgrade.py planned: dump, keep, restore, verify.
 
-Every step that changes something lives here; stack/pgupgrade.py decides, before any of it, whether
+Every step that changes something lives here; stack/ops/pgupgrade.py decides, before any of it, whether
 the move is needed and possible (its docstring describes the whole procedure and its sources).
 """
 from __future__ import annotations
@@ -13,10 +13,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from stack import runner
-from stack.compose import Compose
+from stack.engines import runner
+from stack.engines.compose import Compose
+from stack.engines.errors import CommandFailed
 from stack.errors import StackError
-from stack.pgupgrade import (
+from stack.ops.pgfacts import (
     CONFIG_PATH,
     DATA_PATH,
     DATABASES_SQL,
@@ -37,8 +38,8 @@ from stack.pgupgrade import (
     psql_argv,
     rollback_text,
     unexpected_errors,
-    volume_exists,
 )
+from stack.ops.pgupgrade import volume_exists
 from stack.settings import Settings
 
 
@@ -135,7 +136,7 @@ def _wait_compose_db(compose: Compose) -> None:
 
 def _put_back(plan: Plan, compose: Compose) -> None:
     """Undo: the old data goes back into the compose volumes; the kept copy stays."""
-    compose.run("down", "--remove-orphans", timeout=600)
+    compose.down()
     for kept, volume in ((plan.kept_data, plan.data_volume), (plan.kept_config, plan.config_volume)):
         if not volume_exists(volume):
             runner.run(["docker", "volume", "create", "--label", f"com.docker.compose.project={plan.project}",
@@ -157,13 +158,12 @@ def _dump_old(plan: Plan, settings: Settings, dump: Path) -> Facts:
             raise StackError(gone_message(gone, plan.volume_major, plan.new_major))
         with dump.open("wb") as out:
             os.chmod(dump, 0o600)
-            proc = subprocess.run(["docker", "run", "--rm", "--network", f"container:{old}", *_env_flags(),
-                                   "--entrypoint", "pg_dumpall", plan.new_image, "-h", "localhost", "-U", SUPERUSER,
-                                   "--clean", "--if-exists"],
-                                  stdout=out, stderr=subprocess.PIPE, env={**os.environ, **env}, check=False)
-        if proc.returncode != 0:
-            raise StackError("pg_dumpall of the old database failed",
-                             stderr=runner.tail(proc.stderr.decode(errors="replace")))
+            try:
+                runner.pipe(["docker", "run", "--rm", "--network", f"container:{old}", *_env_flags(),
+                             "--entrypoint", "pg_dumpall", plan.new_image, "-h", "localhost", "-U", SUPERUSER,
+                             "--clean", "--if-exists"], stdout=out, env=env)
+            except CommandFailed as exc:
+                raise StackError("pg_dumpall of the old database failed", stderr=exc.stderr) from exc
         return before
     finally:
         runner.run(["docker", "stop", "--time", "120", old], check=False, timeout=300)
@@ -178,16 +178,16 @@ def _restore_new(plan: Plan, settings: Settings, compose: Compose, dump: Path, l
     runner.run(["docker", "run", "--rm", "--user", "0", "--network", "none", "--entrypoint", "sh",
                 "-v", f"{plan.config_volume}:/v", plan.new_image, "-c",
                 "mkdir -p /v/conf.d && chown -R postgres:postgres /v"], timeout=600)
-    compose.run("up", "-d", "db", timeout=600)
+    compose.start("db")
     _wait_compose_db(compose)
     with dump.open("rb") as handle, log.open("wb") as errors:
         os.chmod(log, 0o600)
-        proc = subprocess.run(compose.argv("exec", "-T", "db", "psql", "-X", "-q", "-h", "localhost", "-U",
-                                           SUPERUSER, "-d", "postgres", "-o", "/dev/null"),
-                              stdin=handle, stdout=subprocess.DEVNULL, stderr=errors, check=False)
-    if proc.returncode != 0:
-        raise StackError(f"loading the dump into Postgres {plan.new_major} failed (see {log})")
-    return Server(compose.argv("exec", "-T", "db"), _password_env(settings)).facts()
+        try:
+            compose.exec_binary("db", ["psql", "-X", "-q", "-h", "localhost", "-U", SUPERUSER, "-d", "postgres",
+                                       "-o", "/dev/null"], stdin=handle, stdout=subprocess.DEVNULL, stderr=errors)
+        except CommandFailed as exc:
+            raise StackError(f"loading the dump into Postgres {plan.new_major} failed (see {log})") from exc
+    return Server(compose.exec_prefix("db"), _password_env(settings)).facts()
 
 
 def migrate(plan: Plan, settings: Settings, compose: Compose, work_root: Path,
@@ -197,7 +197,7 @@ def migrate(plan: Plan, settings: Settings, compose: Compose, work_root: Path,
             f"Postgres {plan.volume_major}")
     say(f"Moving the database from Postgres {plan.volume_major} to {plan.new_major} (dump with the old server, "
         "restore on the new one); the stack stops meanwhile.")
-    compose.run("down", "--remove-orphans", timeout=600)
+    compose.down()
     work_root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".pg{plan.volume_major}-to-{plan.new_major}-", dir=work_root))
     os.chmod(work, 0o700)

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stack import dbstate, n8n_setup
-from stack.compose import Compose
 from stack.config import prepare
+from stack.engines.compose import Compose
 from stack.envfile import EnvFile, write_atomic
 from stack.errors import ConfigError, StackError
+from stack.ops import dbstate, n8n_setup
 from stack.schema import BY_KEY, SECRET_KEYS
 from stack.secrets import bcrypt_base64, generate, sign_api_key
 from stack.settings import Settings
@@ -86,8 +86,8 @@ def rotate(root: Path, key: str, compose: Compose) -> dict[str, str]:
         if not state or state.state != "running":
             raise StackError(f"{key} also lives in the database: start the stack first (`python start.py`), "
                              "then rotate")
-        compose.run(*dbstate.admin_psql(settings["POSTGRES_DB"]), "-v", "ON_ERROR_STOP=1", "-q", input_text=sql,
-                    timeout=120)
+        compose.exec("db", [*dbstate.admin_psql(settings["POSTGRES_DB"]), "-v", "ON_ERROR_STOP=1", "-q"],
+                     input_text=sql, timeout=120)
     env_file = EnvFile.load(prepared.env_file.path)
     write_atomic(env_file.path, env_file.render(updates), mode=0o600)
     dbstate.record(Settings(root=root, values={**settings.values, **updates}))

@@ -1,0 +1,1 @@
+"""Engines: the one seam between the control plane and a container engine (Compose first)."""

@@ -1,0 +1,66 @@
+"""The stack in this folder: its settings, its rendered files, and the engine that runs it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from stack.config import prepare
+from stack.doctor.advice import suggested_models
+from stack.doctor.probes import SystemProbe
+from stack.engines.compose import Compose
+from stack.errors import ConfigError
+from stack.paths import BUILD_DIR_NAME
+from stack.render.files import COMPOSE_FILE, check_output_dir, render_files, write_files
+from stack.secrets import check_public_strength
+from stack.services import enabled_services, names
+from stack.settings import Settings
+
+
+@dataclass
+class RenderResult:
+    settings: Settings
+    changed: list[str]
+    env_written: bool
+
+
+def build_dir(root: Path) -> Path:
+    return root / BUILD_DIR_NAME
+
+
+def render_stack(root: Path, overrides: dict[str, str], out: Path | None = None) -> RenderResult:
+    """Validate everything in memory first; only then write .env and the output directory."""
+    out = out or build_dir(root)
+    prepared = prepare(root, overrides, suggest_models=lambda: suggested_models(SystemProbe()))
+    if prepared.settings.public:
+        check_public_strength(prepared.settings.values)
+    files = render_files(prepared.settings, root)
+    check_output_dir(out)
+    env_written = prepared.commit()
+    changed = write_files(files, out)
+    return RenderResult(prepared.settings, changed, env_written)
+
+
+def compose_for(settings: Settings) -> Compose:
+    return Compose(settings.project, build_dir(settings.root) / COMPOSE_FILE, settings.env_path)
+
+
+def existing_settings(root: Path) -> Settings:
+    """Settings of a stack that was set up before; commands like down/status never create one."""
+    if not (root / ".env").exists():
+        raise ConfigError("no .env here: the stack was never started from this folder (run `python start.py`)")
+    return render_stack(root, {}).settings
+
+
+def service_arg(settings: Settings, service: str | None) -> list[str]:
+    """[service] if it runs in this stack, [] for all; a name it does not run is a usage error."""
+    if service is None:
+        return []
+    names = [s.name for s in enabled_services(settings)]
+    if service not in names:
+        raise ConfigError(f"unknown service '{service}'; one of: {', '.join(names)}")
+    return [service]
+
+
+def known_service(service: str | None) -> None:
+    if service is not None and service not in names():
+        raise ConfigError(f"unknown service '{service}'; one of: {', '.join(names())}")
