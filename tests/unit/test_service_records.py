@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from stack import services
+from stack.ops.up import AFTER_READY, STEPS
 from stack.render.files import render_files
 from stack.schema import PROFILES
 from stack.settings import build
@@ -72,3 +73,10 @@ def test_after_ready_hooks_are_declared_names_of_enabled_services():
     assert services.after_ready_hooks(settings) == ["ollama.pull_models", "open_webui.ensure_pipe", "n8n.sync",
                                                     "supabase.prove_keys"]
     assert "ollama.pull_models" not in services.after_ready_hooks(build(REPO, {"PROFILE": "none"}, {}))
+
+
+def test_each_after_ready_hook_names_a_step_of_up():
+    """A record names its after-ready step; ops.up maps the name to the step that does it."""
+    hooks = {s.after_ready for s in services.SERVICES if s.after_ready}
+    assert hooks == set(AFTER_READY)
+    assert set(AFTER_READY.values()) <= {step.name for step in STEPS}
