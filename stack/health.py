@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import requests
 
+from stack.config.settings import Settings
 from stack.engines.base import ContainerState
 from stack.services import Service
-from stack.settings import Settings
 
 PROBE_TIMEOUT = 3.0
 

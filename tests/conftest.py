@@ -5,6 +5,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -91,3 +93,59 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
     report.outcome = "failed"
     report.longrepr = (f"skipped under CI=true and not in tests/allowed_skips.txt: {reason}")
+
+
+# --- where the time went --------------------------------------------------------------------------
+# Printed at the end of every run: the image builds of this run (tests/images/build.py appends each
+# step to BUILD_TIMES) and each test module's total (setup, call and teardown of its tests, so a
+# module-scoped stack counts where it is started). tests/run.sh sets LOCALAI_RUN_STARTED, so builds
+# made by setup_machine.sh before pytest started count too.
+BUILD_TIMES = Path(os.environ.get("LOCALAI_BUILD_TIMES") or Path(tempfile.gettempdir()) / "localai-build-times.tsv")
+SESSION_STARTED = time.time()
+TIME_ROWS = 12
+_module_seconds: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    module = report.nodeid.split("::", 1)[0]
+    _module_seconds[module] = _module_seconds.get(module, 0.0) + report.duration
+
+
+def build_times(since: float) -> dict[str, tuple[str, float]]:
+    """image -> (outcome, seconds) of the build steps logged since `since`; a rebuild adds up."""
+    steps: dict[str, tuple[str, float]] = {}
+    lines = BUILD_TIMES.read_text().splitlines() if BUILD_TIMES.is_file() else []
+    for line in lines:
+        fields = line.split("\t")
+        if len(fields) != 4 or float(fields[0]) < since:
+            continue
+        outcome, seconds = steps.get(fields[1], ("cached", 0.0))
+        if fields[2] != "cached":
+            outcome = fields[2]
+        steps[fields[1]] = (outcome, seconds + float(fields[3]))
+    return steps
+
+
+def _time_rows(rows: list[tuple[str, str, float]]) -> list[str]:
+    """The slowest rows first; the rest summed up in one line."""
+    rows = sorted(rows, key=lambda row: -row[2])
+    lines = [f"  {name:<48} {what:<7} {seconds:8.1f}s" for name, what, seconds in rows[:TIME_ROWS]]
+    if len(rows) > TIME_ROWS:
+        rest = rows[TIME_ROWS:]
+        lines.append(f"  {f'({len(rest)} more)':<48} {'':<7} {sum(r[2] for r in rest):8.1f}s")
+    return lines
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    since = float(os.environ.get("LOCALAI_RUN_STARTED") or SESSION_STARTED)
+    builds = build_times(since)
+    write = terminalreporter.write_line
+    terminalreporter.write_sep("=", "where the time went")
+    built = sum(s for o, s in builds.values() if o != "cached")
+    write(f"image builds: {sum(o != 'cached' for o, _ in builds.values())} built or failed ({built:.1f}s), "
+          f"{sum(o == 'cached' for o, _ in builds.values())} cached")
+    for line in _time_rows([(name, o, s) for name, (o, s) in builds.items() if o != "cached"]):
+        write(line)
+    write(f"test modules: {len(_module_seconds)} ({sum(_module_seconds.values()):.1f}s)")
+    for line in _time_rows([(module, "", seconds) for module, seconds in _module_seconds.items()]):
+        write(line)

@@ -6,21 +6,52 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Wall time of each phase, printed at the end (also when a phase fails). The builds and test modules
+# of this run are in pytest's "where the time went" table, which counts from LOCALAI_RUN_STARTED.
+RUN_STARTED=$(date +%s)
+export LOCALAI_RUN_STARTED=$RUN_STARTED
+PHASES=()
+phase_name=""
+phase_started=$RUN_STARTED
+end_phase() {
+  if [ -n "$phase_name" ]; then
+    PHASES+=("$phase_name=$(($(date +%s) - phase_started))")
+  fi
+  phase_name=""
+}
+phase() {
+  end_phase
+  phase_name=$1
+  phase_started=$(date +%s)
+  echo "==> $1"
+}
+wall_times() {
+  local rc=$?
+  end_phase
+  echo "==> wall time (exit $rc)"
+  for entry in "${PHASES[@]}"; do
+    printf '  %-16s %6ss\n' "${entry%%=*}" "${entry##*=}"
+  done
+  printf '  %-16s %6ss\n' total "$(($(date +%s) - RUN_STARTED))"
+  exit "$rc"
+}
+trap wall_times EXIT
+
 PYTHON_BIN=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
-  echo "==> creating .venv"
+  phase "create .venv"
   "$PYTHON_BIN" -m venv .venv
 fi
-echo "==> installing pinned Python dependencies"
+phase "pip install"
 .venv/bin/python -m pip install --disable-pip-version-check -q -r requirements-dev.txt
 # start.py's bootstrap treats this venv as its own and current.
 sha256sum requirements.txt | cut -d' ' -f1 > .venv/.requirements.sha256
 
-echo "==> setting up Docker, Compose, Caddy and the test images"
+phase "setup_machine"  # Docker, Compose, Caddy and the test images
 PYTHON=.venv/bin/python bash tests/setup_machine.sh
 
-echo "==> lint"
+phase "lint"
 .venv/bin/ruff check .
 
-echo "==> tests"
+phase "tests"
 .venv/bin/python -m pytest tests "$@"

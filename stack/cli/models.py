@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from stack.cli.ui import console, models_table
+from stack.cli.ui import ConsoleUi, console, models_table
 from stack.errors import StackError
 from stack.ops.commands import models_client
 from stack.ops.ollama import check_model_name, pull_missing
@@ -18,7 +18,7 @@ def models() -> None:
 @models.command("list")
 def models_list() -> None:
     """Models Ollama has."""
-    console.print(models_table(models_client(ROOT).models()))
+    console.print(models_table(models_client(ROOT, ConsoleUi()).models()))
 
 
 @models.command("pull")
@@ -26,7 +26,7 @@ def models_list() -> None:
 def models_pull(name: str) -> None:
     """Pull one model (skipped if present)."""
     check_model_name(name)
-    result = pull_missing(models_client(ROOT), [name])
+    result = pull_missing(models_client(ROOT, ConsoleUi()), [name], ConsoleUi().downloads())
     if result.failed:
         raise StackError(f"could not pull model {name}: {result.failed[name]}")
     click.echo(f"{name}: {'already present' if result.skipped else 'pulled'}")
@@ -37,5 +37,5 @@ def models_pull(name: str) -> None:
 def models_rm(name: str) -> None:
     """Remove one model."""
     check_model_name(name)
-    models_client(ROOT).delete(name)
+    models_client(ROOT, ConsoleUi()).delete(name)
     click.echo(f"{name}: removed")

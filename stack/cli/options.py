@@ -6,9 +6,9 @@ from typing import Any
 
 import click
 
+from stack.config.schema import ENVIRONMENTS, PROFILES
 from stack.doctor.advice import detect_profile
 from stack.doctor.probes import SystemProbe
-from stack.schema import ENVIRONMENTS, PROFILES
 
 
 def stack_options(func: Callable[..., Any]) -> Callable[..., Any]:

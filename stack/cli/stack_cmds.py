@@ -8,7 +8,7 @@ import click
 
 from stack.cli.options import overrides, stack_options
 from stack.cli.ui import ConsoleUi, accounts_table, console, status_table
-from stack.config import prepare
+from stack.config.store import prepare
 from stack.doctor.advice import suggested_models
 from stack.doctor.checks import run_checks
 from stack.doctor.findings import doctor_exit_code, render_report
@@ -67,7 +67,7 @@ def accounts() -> None:
 @click.command()
 def status() -> None:
     """Each service: state, health and URL."""
-    settings, rows = commands.status(ROOT)
+    settings, rows = commands.status(ROOT, ConsoleUi())
     if not rows:
         console.print(f"Stack {settings.project} is stopped (no containers).")
         return
@@ -80,7 +80,7 @@ def status() -> None:
 @click.option("--tail", type=click.IntRange(0), default=200, show_default=True)
 def logs(service: str | None, follow: bool, tail: int) -> None:
     """Show logs of one service or all."""
-    commands.logs(ROOT, service, follow=follow, tail=tail)
+    commands.logs(ROOT, service, ConsoleUi(), follow=follow, tail=tail)
 
 
 @click.command()

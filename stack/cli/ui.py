@@ -8,15 +8,23 @@ from contextlib import contextmanager
 
 from rich.console import Console
 from rich.live import Live
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.progress import Progress as RichProgress
 from rich.table import Table
 
+from stack.config.settings import Settings
 from stack.engines.base import ContainerState
 from stack.health import Readiness
 from stack.ops.accounts import Account
 from stack.ops.events import Progress
 from stack.ops.ollama import PullResult
 from stack.services import Service, by_name, enabled_services
-from stack.settings import Settings
 
 # Piped output (CI, logs) gets a wide console so URLs are never cut.
 console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 200)
@@ -64,6 +72,11 @@ class ConsoleUi:
 
     def ready(self, settings: Settings) -> None:
         console.print(url_table(settings))
+
+    def downloads(self) -> RichProgress:
+        columns = (TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                   TimeRemainingColumn(), TextColumn("{task.fields[status]}"))
+        return RichProgress(*columns, console=progress_console, transient=False)
 
     def pulls(self, result: PullResult) -> None:
         for name, reason in result.failed.items():

@@ -3,6 +3,7 @@ quantizations fit, the KV-cache cost, the first-run OLLAMA_MODELS and `--profile
 The arithmetic is stack.doctor.hardware; this module applies it to a probe and the settings."""
 from __future__ import annotations
 
+from stack.config.settings import Settings
 from stack.doctor.findings import OK, WARNING, Finding
 from stack.doctor.gpu import Accelerator, check_gpu
 from stack.doctor.hardware import (
@@ -18,7 +19,6 @@ from stack.doctor.hardware import (
     shape_for,
 )
 from stack.doctor.probes import SystemProbe, amd_devices, amd_vram_gb, memory_gb, nvidia_gpus, nvidia_route
-from stack.settings import Settings
 
 
 def chat_model(settings: Settings) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from stack.config.settings import Settings
 from stack.doctor.advice import check_models, context_choice, context_finding
 from stack.doctor.findings import OK, PROBLEM, WARNING, Finding
 from stack.doctor.gpu import check_gpu
@@ -19,7 +20,6 @@ from stack.doctor.probes import (
 )
 from stack.engines.compose import COMPOSE_HINT, MIN_COMPOSE
 from stack.services import ports, published_ports
-from stack.settings import Settings
 
 DISK_WARN_GB, DISK_PROBLEM_GB, RAM_WARN_GB = 20, 5, 8
 MIN_ENGINE = (20, 10)  # host.docker.internal:host-gateway, which the compose files use, needs 20.10

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from stack.config.settings import Settings
 from stack.doctor.findings import OK, PROBLEM, WARNING, Finding
 from stack.doctor.probes import (
     NVIDIA_SMI,
@@ -14,7 +15,6 @@ from stack.doctor.probes import (
     nvidia_gpus,
     nvidia_route,
 )
-from stack.settings import Settings
 
 TOOLKIT_FIX = ("install the NVIDIA Container Toolkit (https://docs.nvidia.com/datacenter/cloud-native/"
                "container-toolkit/latest/install-guide.html), then `sudo nvidia-ctk runtime configure "
@@ -81,7 +81,7 @@ def _linux_gpu(settings: Settings, probe: SystemProbe) -> Accelerator:
             findings.append(Finding(WARNING, "profile", "an AMD GPU is present but the profile is cpu",
                                     "use --profile gpu-amd (or --profile auto)"))
         return Accelerator(findings, vram, "VRAM")
-    if not any(f.topic == "GPU" for f in findings):
+    if not findings:  # no driver warning above: say plainly there is no GPU
         where = {"cpu": ": Ollama runs on the CPU", "none": "; Ollama runs on this machine (profile none)"}
         findings.append(Finding(OK, "GPU", "no GPU that Docker can use" + where.get(profile, "")))
     return Accelerator(findings, 0.0, "")

@@ -9,11 +9,11 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from stack.config.settings import Settings
 from stack.doctor.hardware import GIB
 from stack.engines import runner
 from stack.engines.errors import CommandNotFound, CommandTimedOut
 from stack.services import ports
-from stack.settings import Settings
 
 CDI_DIRS = ("/etc/cdi", "/var/run/cdi")
 NVIDIA_SMI = ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"]

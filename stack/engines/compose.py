@@ -9,11 +9,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import BinaryIO
 
+from stack.config.redact import scrub
 from stack.engines import runner
 from stack.engines.base import ContainerState
 from stack.engines.runner import DOCKER_HINT
 from stack.errors import StackError
-from stack.redact import scrub
 
 MIN_COMPOSE = (2, 20, 0)
 COMPOSE_HINT = ("install the Docker Compose v2 plugin (package docker-compose-plugin, or "

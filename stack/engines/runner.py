@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from stack.config.redact import scrub, scrub_argv
 from stack.engines.errors import CommandError, CommandNotFound, CommandTimedOut, classify
-from stack.redact import scrub, scrub_argv
 
 STDERR_TAIL_LINES = 20
 DOCKER_HINT = ("install Docker Engine (https://docs.docker.com/engine/install/) and start it, e.g. "
@@ -25,9 +25,9 @@ class Result:
     stderr: str
 
 
-def not_found(argv: list[str]) -> CommandNotFound:
+def not_found(argv: list[str], hint: str = "") -> CommandNotFound:
     return CommandNotFound(f"{argv[0]} is not installed or not on PATH", argv=scrub_argv(argv), returncode=127,
-                           hint=DOCKER_HINT if argv[0] == "docker" else "")
+                           hint=hint)
 
 
 def tail(text: str, lines: int = STDERR_TAIL_LINES) -> str:
@@ -96,7 +96,7 @@ def relay(argv: list[str], keep: list[str] | None = None) -> int:
     try:
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
     except FileNotFoundError as exc:
-        raise not_found(argv) from exc
+        raise not_found(argv, DOCKER_HINT if argv[0] == "docker" else "") from exc
     assert proc.stdout is not None
     try:
         for line in proc.stdout:

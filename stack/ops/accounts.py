@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stack.schema import BY_KEY
+from stack.config.schema import BY_KEY
+from stack.config.settings import Settings
 from stack.services import by_name, enabled_services
-from stack.settings import Settings
 
 # service -> (login setting, password setting, what the login is). A row shows only when both
 # settings exist in the schema (n8n's come from the n8n side of the stack).

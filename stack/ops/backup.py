@@ -18,14 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from stack.config.envfile import write_atomic
+from stack.config.settings import Settings
 from stack.engines import runner
 from stack.engines.compose import Compose
 from stack.engines.errors import CommandFailed
-from stack.envfile import write_atomic
 from stack.errors import ConfigError, StackError
 from stack.ops import dbstate
 from stack.services import database_volume
-from stack.settings import Settings
 
 FORMAT = 1
 CHUNK = 1 << 20

@@ -4,32 +4,49 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from stack.config.settings import Settings
 from stack.engines.base import ContainerState
+from stack.engines.compose import Compose
 from stack.engines.errors import NetworkInUse
 from stack.errors import StackError
 from stack.ops import accounts as account_rows
 from stack.ops import backup as bk
 from stack.ops import ollama
 from stack.ops.events import Ui
-from stack.ops.project import build_dir, compose_for, existing_settings, known_service, service_arg
+from stack.ops.project import (
+    applied_settings,
+    build_dir,
+    compose_for,
+    existing_settings,
+    known_service,
+    projects_from,
+    rendered,
+    service_arg,
+)
 from stack.ops.rotate import check_rotatable, rotate
 from stack.ops.up import ollama_client, up
+from stack.render.files import COMPOSE_FILE
 from stack.services import Service, enabled_services
-from stack.settings import Settings
 
 
 def down(root: Path, ui: Ui, volumes: bool = False, quiet: bool = False) -> None:
-    settings = existing_settings(root)
-    compose = compose_for(settings)
-    for attempt in range(3):
-        try:
-            compose.down(volumes=volumes)
-            break
-        except NetworkInUse:
-            # Docker Engine can report the network still busy for a moment after its containers are gone.
-            if attempt == 2:
-                raise
-            time.sleep(2)
+    """Stop what is running from this folder: the project build/ was rendered for, and any other
+    project whose containers came from the same compose file (PROJECT_NAME edited since)."""
+    settings = applied_settings(root, ui)
+    compose_file = build_dir(root) / COMPOSE_FILE
+    projects = [settings.project] if rendered(settings) else []
+    projects += [p for p in projects_from(compose_file) if p not in projects]
+    for project in projects:
+        compose = Compose(project, compose_file, settings.env_path)
+        for attempt in range(3):
+            try:
+                compose.down(volumes=volumes)
+                break
+            except NetworkInUse:
+                # Docker Engine can report the network still busy for a moment after its containers are gone.
+                if attempt == 2:
+                    raise
+                time.sleep(2)
     if not quiet:
         ui.say(f"Stack {settings.project} stopped." + (" All data volumes deleted." if volumes else
                                                        " Data volumes kept."))
@@ -39,18 +56,18 @@ def accounts(root: Path) -> list[account_rows.Account]:
     return account_rows.accounts(existing_settings(root))
 
 
-def status(root: Path) -> tuple[Settings, list[tuple[Service, ContainerState | None]]]:
+def status(root: Path, ui: Ui) -> tuple[Settings, list[tuple[Service, ContainerState | None]]]:
     """Each enabled service with its container's state (None: not created); [] when nothing exists."""
-    settings = existing_settings(root)
-    states = compose_for(settings).states()
+    settings = applied_settings(root, ui)
+    states = compose_for(settings).states() if rendered(settings) else {}
     if not states:
         return settings, []
     return settings, [(service, states.get(service.name)) for service in enabled_services(settings)]
 
 
-def logs(root: Path, service: str | None, follow: bool = False, tail: int = 200) -> None:
+def logs(root: Path, service: str | None, ui: Ui, follow: bool = False, tail: int = 200) -> None:
     known_service(service)
-    settings = existing_settings(root)
+    settings = applied_settings(root, ui)
     code = compose_for(settings).logs(*service_arg(settings, service), tail=tail, follow=follow)
     if code not in (0, 130):
         raise StackError(f"docker compose logs exited with {code}")
@@ -62,8 +79,8 @@ def restart(root: Path, service: str | None) -> None:
     compose_for(settings).restart(*service_arg(settings, service))
 
 
-def models_client(root: Path) -> ollama.OllamaClient | ollama.ContainerOllama:
-    settings = existing_settings(root)
+def models_client(root: Path, ui: Ui) -> ollama.OllamaClient | ollama.ContainerOllama:
+    settings = applied_settings(root, ui)
     return ollama_client(settings, compose_for(settings))
 
 

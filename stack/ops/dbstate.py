@@ -10,17 +10,18 @@ import hashlib
 import json
 from pathlib import Path
 
+from stack.config.envfile import write_atomic
+from stack.config.secrets import IN_DATABASE
+from stack.config.settings import Settings
 from stack.engines import runner
-from stack.envfile import write_atomic
 from stack.errors import ConfigError
 from stack.services import database_volume
-from stack.settings import Settings
 
 STATE_FILE = ".localai-state.json"
+# The secrets the database keeps are declared on each one (in_database, stack/config/schema.py).
 # The JWT secret is not one: the database no longer stores it (templates/supabase/db/jwt.sql), and
 # Realtime re-seeds its tenant from API_JWT_SECRET at every start (supabase/realtime
 # priv/repo/seeds.exs: delete then insert).
-BAKED_IN = ("POSTGRES_PASSWORD", "N8N_DB_PASSWORD")
 # The role our own psql and pg_dumpall run as inside the db container. supabase/postgres demotes
 # `postgres` from superuser (migrations/db/migrations/10000000000000_demote-postgres.sql), so as
 # postgres, ALTER ROLE supabase_admin fails ("must be superuser to alter superuser roles") and
@@ -64,7 +65,7 @@ def recorded_db_image(settings: Settings) -> str | None:
 
 
 def record(settings: Settings) -> None:
-    data = {"project": settings.project, "database": {k: fingerprint(settings[k]) for k in BAKED_IN},
+    data = {"project": settings.project, "database": {k: fingerprint(settings[k]) for k in IN_DATABASE},
             "db_image": settings["SUPABASE_DB_IMAGE"]}
     text = json.dumps(data, indent=2, sort_keys=True) + "\n"
     if not _path(settings).exists() or _path(settings).read_text() != text:
@@ -82,7 +83,7 @@ def check_unchanged(settings: Settings) -> None:
     recorded = load(settings)
     if not recorded or not database_volume_exists(settings):
         return
-    changed = [k for k in BAKED_IN if k in recorded and recorded[k] != fingerprint(settings[k])]
+    changed = [k for k in IN_DATABASE if k in recorded and recorded[k] != fingerprint(settings[k])]
     if changed:
         key = changed[0]
         raise ConfigError(

@@ -9,10 +9,12 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Protocol
 
+from rich.progress import Progress as RichProgress
+
+from stack.config.settings import Settings
 from stack.health import Readiness
 from stack.ops.ollama import PullResult
 from stack.services import Service
-from stack.settings import Settings
 
 Progress = Callable[[dict[str, Readiness], float], None]
 
@@ -36,6 +38,10 @@ class Ui(Protocol):
 
     def ready(self, settings: Settings) -> None:
         """The table of where to click, once everything is ready."""
+        ...
+
+    def downloads(self) -> RichProgress:
+        """The progress view model pulls draw their bars in (shown while it is entered)."""
         ...
 
     def pulls(self, result: PullResult) -> None:

@@ -18,10 +18,10 @@ import json
 import re
 from pathlib import Path
 
+from stack.config.settings import Settings
 from stack.engines.compose import Compose
 from stack.errors import StackError
 from stack.render.context import context
-from stack.settings import Settings
 
 STARTER_ID = "localaiStarterAgent"
 AGENT_USER = "openwebui"

@@ -5,23 +5,13 @@ import json
 from dataclasses import dataclass, field
 
 import requests
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+from rich.progress import Progress, TaskID
 
+from stack.config.settings import MODEL_RE, Settings
 from stack.engines.compose import Compose
 from stack.errors import ConfigError, StackError
-from stack.settings import MODEL_RE, Settings
 
 PULL_TIMEOUT = (10, 600)  # connect, between stream chunks
-console = Console(stderr=True, highlight=False)
 
 
 def normalize(name: str) -> str:
@@ -149,8 +139,9 @@ def _reason(text: str) -> str:
         return text.strip()[:200]
 
 
-def pull_missing(client: OllamaClient | ContainerOllama, wanted: list[str]) -> PullResult:
-    """Pull each wanted model not yet present; one failure never stops the others."""
+def pull_missing(client: OllamaClient | ContainerOllama, wanted: list[str], view: Progress) -> PullResult:
+    """Pull each wanted model not yet present, one progress bar each in `view` (the Ui draws it);
+    one failure never stops the others."""
     result = PullResult()
     present = client.names()
     todo = []
@@ -161,9 +152,7 @@ def pull_missing(client: OllamaClient | ContainerOllama, wanted: list[str]) -> P
             todo.append(name)
     if not todo:
         return result
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-               TimeRemainingColumn(), TextColumn("{task.fields[status]}"))
-    with Progress(*columns, console=console, transient=False) as progress:
+    with view as progress:
         for name in todo:
             task = progress.add_task(name, total=None, status="starting")
             try:

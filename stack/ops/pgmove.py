@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from stack.config.settings import Settings
 from stack.engines import runner
 from stack.engines.compose import Compose
 from stack.engines.errors import CommandFailed
@@ -40,7 +41,6 @@ from stack.ops.pgfacts import (
     unexpected_errors,
 )
 from stack.ops.pgupgrade import volume_exists
-from stack.settings import Settings
 
 
 def _password_env(settings: Settings) -> dict[str, str]:

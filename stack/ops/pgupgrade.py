@@ -33,6 +33,7 @@ import shutil
 import time
 from pathlib import Path
 
+from stack.config.settings import Settings
 from stack.engines import runner
 from stack.errors import StackError
 from stack.ops.pgfacts import (
@@ -48,7 +49,6 @@ from stack.ops.pgfacts import (
     parse_major,
     psql_argv,
 )
-from stack.settings import Settings
 
 # --- Docker probes (read only) -------------------------------------------------------------------
 

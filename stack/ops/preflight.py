@@ -1,13 +1,13 @@
 """Before anything starts: the ports we publish are free, and doctor's warnings that matter for `up`."""
 from __future__ import annotations
 
+from stack.config.settings import Settings
 from stack.doctor.checks import before_up
 from stack.doctor.probes import SystemProbe
 from stack.engines.base import Engine
 from stack.errors import StackError
 from stack.ops.events import Ui
 from stack.services import ports
-from stack.settings import Settings
 
 
 def check_ports_free(settings: Settings, engine: Engine) -> None:

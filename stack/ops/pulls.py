@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import yaml
 
+from stack.config.settings import Settings
 from stack.engines import runner
 from stack.engines.base import Engine
 from stack.errors import StackError
 from stack.ops.events import Ui
 from stack.ops.project import build_dir
 from stack.render.files import COMPOSE_FILE
-from stack.settings import Settings
 
 
 def ensure_images(settings: Settings, engine: Engine, ui: Ui) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from stack.config.envfile import EnvFile, write_atomic
+from stack.config.settings import Settings, build
+from stack.config.store import load
 from stack.engines import runner
 from stack.engines.base import Engine
-from stack.envfile import EnvFile, write_atomic
 from stack.errors import ConfigError, StackError
 from stack.ops import backup as bk
 from stack.ops import dbstate, pgfacts, pgmove, pgupgrade
@@ -17,7 +19,6 @@ from stack.ops.pulls import ensure_images
 from stack.ops.readiness import POLL_SECONDS
 from stack.ops.up import up
 from stack.services import check_settings
-from stack.settings import Settings, build
 
 
 def _wait_db(engine: Engine, timeout: float = 300) -> None:
@@ -76,7 +77,8 @@ def _project_volumes(project: str) -> list[str]:
 def update(root: Path, ui: Ui, take_backup: bool = True, timeout: float = 900) -> Path | None:
     """Fetch the pinned images, refuse early if the database cannot be moved, back up, move the
     database to a new Postgres major version if the pins changed it, recreate what changed."""
-    settings = existing_settings(root)
+    load(root)  # an existing stack (with a valid .env) only; update applies .env like `up`
+    settings = render_stack(root, {}).settings
     compose = compose_for(settings)
     ensure_images(settings, compose, ui)  # with progress, and a missing tag named, before anything changes
     move = pgupgrade.plan(settings, dbstate.recorded_db_image(settings), root / "backups")

@@ -3,52 +3,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stack.config import prepare
+from stack.config.envfile import EnvFile, write_atomic
+from stack.config.schema import SECRET_KEYS
+from stack.config.secrets import REFUSED, ROTATABLE, remake
+from stack.config.settings import Settings
+from stack.config.store import prepare
 from stack.engines.compose import Compose
-from stack.envfile import EnvFile, write_atomic
 from stack.errors import ConfigError, StackError
 from stack.ops import dbstate, n8n_setup
-from stack.schema import BY_KEY, SECRET_KEYS
-from stack.secrets import bcrypt_base64, generate, sign_api_key
-from stack.settings import Settings
 
-ROTATABLE = {
-    "JWT_SECRET": "ANON_KEY and SERVICE_ROLE_KEY are re-signed; update clients that hold the old keys",
-    "POSTGRES_PASSWORD": "changed inside the running database for every Supabase role that logs in",
-    "N8N_DB_PASSWORD": "changed inside the running database for n8n's role",
-    "DASHBOARD_PASSWORD": "the Supabase Studio login changes",
-    "WEBUI_SECRET_KEY": "everyone is signed out of Open WebUI",
-    "N8N_USER_MANAGEMENT_JWT_SECRET": "everyone is signed out of n8n",
-    "SEARXNG_SECRET": "no visible effect",
-    "CADDY_BASIC_AUTH_PASSWORD": "the basic auth in front of Ollama and SearXNG changes",
-    "SECRET_KEY_BASE": "Realtime and pooler sessions restart",
-    "LOGFLARE_PUBLIC_ACCESS_TOKEN": "analytics ingest token changes",
-    "LOGFLARE_PRIVATE_ACCESS_TOKEN": "analytics admin token changes",
-}
-REFUSED = {
-    "N8N_ENCRYPTION_KEY": "n8n encrypts every saved credential with it; a new key makes them unreadable",
-    "VAULT_ENC_KEY": "the pooler's stored secrets are encrypted with it",
-    "PG_META_CRYPTO_KEY": "postgres-meta's stored connection secrets are encrypted with it",
-    "REALTIME_DB_ENC_KEY": "Realtime's tenant settings are encrypted with it",
-    "ANON_KEY": "rotate JWT_SECRET instead; it re-signs both API keys",
-    "SERVICE_ROLE_KEY": "rotate JWT_SECRET instead; it re-signs both API keys",
-    "CADDY_BASIC_AUTH_HASH": "rotate CADDY_BASIC_AUTH_PASSWORD instead; the hash follows it",
-    "WEBUI_ADMIN_PASSWORD": "Open WebUI keeps it in its own database; change it in Open WebUI (Settings -> "
-                            "Account), then write the new one into .env",
-}
 LOGIN_ROLES = ("postgres", "supabase_admin", "authenticator", "supabase_auth_admin", "supabase_storage_admin",
                "supabase_functions_admin", "pgbouncer")
 
 
 def new_values(key: str, settings: Settings) -> dict[str, str]:
-    """Fresh value for `key` plus everything derived from it."""
-    values = dict(settings.values)
-    values[key] = generate(BY_KEY[key].secret, values)
-    if key == "JWT_SECRET":
-        values["ANON_KEY"] = sign_api_key("anon", values[key])
-        values["SERVICE_ROLE_KEY"] = sign_api_key("service_role", values[key])
-    if key == "CADDY_BASIC_AUTH_PASSWORD":
-        values["CADDY_BASIC_AUTH_HASH"] = bcrypt_base64(values[key])
+    """Fresh value for `key` plus everything made from it (declared on each secret), each one
+    registered for masking before any command that carries it runs."""
+    values = {**settings.values, **remake(key, settings.values)}
     return {k: v for k, v in values.items() if v != settings.values[k]}
 
 

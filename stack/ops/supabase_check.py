@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from stack.config.generators import random_alnum, sign_api_key
+from stack.config.settings import Settings
 from stack.engines import runner
 from stack.errors import StackError
-from stack.secrets import random_alnum, sign_api_key
 from stack.services import supabase
-from stack.settings import Settings
 
 WHOAMI = "localai_whoami"
 # What the gateway (Kong key-auth) and PostgREST answer when they reject a key. Kong 3.x says

@@ -1,9 +1,10 @@
 """`up`: an explicit list of steps, run in order. The order is the contract, stated here:
 
  1. docker      Docker and Compose answer (before anything is written)
- 2. render      .env and flags validated in memory, then .env and build/ written
- 3. doctor      doctor's GPU/disk/RAM warnings and the Ollama context, one line each
- 4. database    the database volume still belongs with .env's secrets (dbstate)
+ 2. database    the database volume still belongs with .env's secrets (dbstate), checked before
+                anything is written: a refused `up` leaves build/ as what runs
+ 3. render      .env and flags validated in memory, then .env and build/ written
+ 4. doctor      doctor's GPU/disk/RAM warnings and the Ollama context, one line each
  5. ports       every port we publish is free (or already ours): nothing starts otherwise
  6. images      missing images pulled first, so downloads never eat the readiness deadline
  7. postgres    a Postgres major-version change is refused before Postgres sees the volume
@@ -25,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stack.config.settings import Settings
+from stack.config.store import prepare
 from stack.engines.compose import Compose, check_docker
 from stack.errors import StackError
 from stack.ops import dbstate, n8n_setup, ollama, pgupgrade, supabase_check, webui_setup
@@ -33,7 +36,6 @@ from stack.ops.preflight import brief_doctor, check_ports_free
 from stack.ops.project import build_dir, compose_for, render_stack
 from stack.ops.pulls import ensure_images
 from stack.ops.readiness import UpReport, wait_until_ready
-from stack.settings import Settings
 
 
 @dataclass
@@ -92,7 +94,8 @@ def _webui(run: UpRun) -> None:
 
 def _models(run: UpRun) -> None:
     if run.pull_models and run.settings.models:
-        run.report.pulls = ollama.pull_missing(ollama_client(run.settings, run.compose), run.settings.models)
+        run.report.pulls = ollama.pull_missing(ollama_client(run.settings, run.compose), run.settings.models,
+                                              run.ui.downloads())
         run.ui.pulls(run.report.pulls)
 
 
@@ -106,9 +109,9 @@ def _keys(run: UpRun) -> None:
 
 STEPS: tuple[Step, ...] = (
     Step("docker", _docker),
+    Step("database", lambda run: dbstate.check_unchanged(prepare(run.root, run.overrides).settings)),
     Step("render", _render),
     Step("doctor", lambda run: brief_doctor(run.settings, run.ui)),
-    Step("database", lambda run: dbstate.check_unchanged(run.settings)),
     Step("ports", _ports),
     Step("images", lambda run: ensure_images(run.settings, run.compose, run.ui)),
     Step("postgres", lambda run: pgupgrade.check_major(run.settings)),

@@ -11,10 +11,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from stack.config.settings import Settings
 from stack.engines.compose import Compose
 from stack.errors import StackError
 from stack.services import n8n, open_webui
-from stack.settings import Settings
 
 FUNCTION_ID = "n8n_agent"
 FUNCTION_NAME = "n8n agent"

@@ -12,12 +12,12 @@ from typing import Any
 import jinja2
 
 from stack import services
+from stack.config.schema import SECRET_KEYS
+from stack.config.settings import Settings
 from stack.doctor.advice import context_choice
 from stack.doctor.hardware import CPU_CONTEXT
 from stack.doctor.probes import SystemProbe
 from stack.embeddings import DEFAULT_EMBEDDING_MODEL, embedding_dimensions, is_embedding_model
-from stack.schema import SECRET_KEYS
-from stack.settings import Settings
 
 # (path under /docker-entrypoint-initdb.d, file under templates/supabase/db) in run order
 DB_INIT_FILES = (

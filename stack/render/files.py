@@ -14,11 +14,11 @@ from typing import Any
 import jinja2
 import yaml
 
-from stack.envfile import write_atomic
+from stack.config.envfile import write_atomic
+from stack.config.settings import Settings
 from stack.errors import ConfigError, StackError
 from stack.render.context import context, environment
 from stack.services import enabled_services
-from stack.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 MARKER = ".localai-build"

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from stack.config.settings import Settings
 from stack.errors import ConfigError
 from stack.services import caddy, n8n, ollama, open_webui, searxng, supabase
 from stack.services.base import FixedPort, Probe, Service, Site
-from stack.settings import Settings
 
 __all__ = ["FixedPort", "Probe", "PublishedPort", "Service", "Site", "SERVICES", "after_ready_hooks", "by_name",
            "caddy_sites", "check_settings", "database_volume", "enabled_services", "names", "published_ports"]

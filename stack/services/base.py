@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stack.settings import Settings
+from stack.config.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ import errno
 import socket
 from collections.abc import Callable, Collection
 
+from stack.config.settings import Settings
 from stack.services import PublishedPort, published_ports
-from stack.settings import Settings
 
 InUse = Callable[[str, int], "bool | None"]
 

@@ -10,7 +10,7 @@ import jwt
 import pytest
 import requests
 
-from stack.ops.rotate import ROTATABLE
+from stack.config.secrets import ROTATABLE
 from tests.conftest import read_env_file
 from tests.e2e.conftest import PRIVATE_PORTS, UP_TIMEOUT, assert_ok, docker, image, make_stack
 

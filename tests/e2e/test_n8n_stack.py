@@ -3,15 +3,12 @@ isolated, starter agent imported once from what the database holds, active, reac
 Open WebUI pipe's URL with basic auth, and our credentials following `secrets rotate`."""
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-
 import pytest
 import requests
 
 from tests.conftest import read_env_file
 from tests.e2e.conftest import UP_TIMEOUT, make_stack
+from tests.e2e.n8nlib import credentials_updated, decrypted_credentials, sql, starter_version
 
 PORT = 25679
 CHAT = f"http://127.0.0.1:{PORT}/webhook/localai-agent/chat"
@@ -30,22 +27,6 @@ def stack(tmp_path_factory):
 
 def _env(stack) -> dict[str, str]:
     return read_env_file(stack.root / ".env")
-
-
-def _sql(stack, sql: str) -> str:
-    """As n8n's own role, on its own database (the password travels in the environment)."""
-    cid = stack.containers()["db"]["Id"]
-    result = subprocess.run(["docker", "exec", "-e", "PGPASSWORD", cid, "psql", "-h", "127.0.0.1", "-U", "n8n",
-                             "-d", "n8n", "-v", "ON_ERROR_STOP=1", "-tAc", sql],
-                            env={**os.environ, "PGPASSWORD": _env(stack)["N8N_DB_PASSWORD"]},
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
-
-
-def _imports(stack, cmd: str) -> int:
-    text = stack.exec("n8n", "sh", "-c", "cat /home/node/.n8n/double-imports.log 2>/dev/null || true")
-    return sum(1 for line in text.splitlines() if line.strip() and json.loads(line)["cmd"] == cmd)
 
 
 def _session(stack) -> requests.Session:
@@ -74,7 +55,9 @@ def test_up_imports_and_activates_the_starter_agent(stack):
     for service in ("n8n", "n8n-runners"):
         assert states[service]["State"]["Health"]["Status"] == "healthy", service
     assert _starter(stack)["active"] is True
-    assert (_imports(stack, "import:workflow"), _imports(stack, "import:credentials")) == (1, 1)
+    assert sql(stack, "SELECT count(*) FROM workflow_entity") == "1"
+    assert sql(stack, "SELECT string_agg(id, ',' ORDER BY id) FROM credentials_entity") == (
+        "localaiAgentAuth,localaiOllama,localaiPostgres,localaiSearxng,localaiSupabase")
 
 
 def test_nobody_can_claim_the_owner_and_the_owner_can_log_in(stack):
@@ -117,14 +100,15 @@ def test_a_second_up_keeps_the_users_workflow_and_refreshes_credentials(stack):
     off = session.post(f"http://127.0.0.1:{PORT}/rest/workflows/localaiStarterAgent/deactivate", json={}, timeout=10)
     assert off.status_code == 200  # the user switched it off: that is their choice
     stack.exec("n8n", "rm", "-f", "/home/node/.n8n/.localai-imported")
-    _up(stack)
-    assert _imports(stack, "import:workflow") == 1, "a workflow the user has is never imported over"
-    assert _imports(stack, "import:credentials") == 2
+    version, written = starter_version(stack), credentials_updated(stack)
+    assert "starter agent" not in _up(stack)
+    assert starter_version(stack) == version, "a workflow the user has is never imported over"
+    assert credentials_updated(stack) != written, "our credentials are written again with .env's values"
     assert _starter(stack)["active"] is False
 
 
 def test_a_reset_database_gets_the_starter_agent_again(stack):
-    _sql(stack, "DELETE FROM n8n_double_workflows WHERE id = 'localaiStarterAgent'")
+    sql(stack, "DELETE FROM workflow_entity WHERE id = 'localaiStarterAgent'")
     assert "n8n: imported and activated the starter agent workflow" in _up(stack)
     assert _starter(stack)["active"] is True
 
@@ -139,7 +123,7 @@ def test_rotation_updates_our_saved_credentials(stack, key, credential, field, v
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     after = _env(stack)[value_key]
     assert after != before
-    saved = _sql(stack, f"SELECT data->>'{field}' FROM n8n_double_credentials WHERE id = '{credential}'")
+    saved = decrypted_credentials(stack)[credential][field]
     assert saved == after, f"{credential} still holds the old {value_key}"
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from stack.schema import SECRET_KEYS
+from stack.config.schema import SECRET_KEYS
 from tests.conftest import read_env_file
 from tests.e2e.conftest import PRIVATE_PORTS, UP_TIMEOUT, docker, make_stack
 

@@ -46,6 +46,9 @@ LOCK_FILE = Path(tempfile.gettempdir()) / "localai-test-images.lock"
 SLIM_PATHS = ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man", "usr/share/info",
               "usr/share/locale", "var/lib/postgresql/*/main", "etc/postgresql/*/main")
 TAIL_LINES = 40
+# Each step's outcome and seconds are appended here (epoch, name, outcome, seconds; tab-separated):
+# the table at the end of a test run (tests/conftest.py) reads it.
+TIMES_FILE = Path(os.environ.get("LOCALAI_BUILD_TIMES") or Path(tempfile.gettempdir()) / "localai-build-times.tsv")
 
 
 class BuildError(Exception):
@@ -441,8 +444,11 @@ def selected_bases(only: str, names: list[str]) -> list[str]:
 
 
 def report(name: str, outcome: str, started: float, extra: str = "") -> None:
-    """One line per image: the name, built/cached and the seconds it took."""
-    print(f"{name:<24} {outcome:<7} {time.monotonic() - started:6.1f}s{extra}", flush=True)
+    """One line per image: the name, built/cached/FAILED and the seconds it took (also to TIMES_FILE)."""
+    seconds = time.monotonic() - started
+    print(f"{name:<24} {outcome:<7} {seconds:6.1f}s{extra}", flush=True)
+    with contextlib.suppress(OSError), TIMES_FILE.open("a") as times:
+        times.write(f"{time.time():.0f}\t{name}\t{outcome}\t{seconds:.1f}\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -457,19 +463,23 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))  # exits 2, like any usage error
     # --force --only X rebuilds X, not its base (a 1-3 minute debootstrap), unless the base is named.
     asked = {part.strip() for part in args.only.split(",")}
+    step, started = "lock", time.monotonic()
     try:
         with exclusive_lock():
             tags: dict[str, str] = {}
             for base in selected_bases(args.only, names):
-                started = time.monotonic()
+                step, started = base, time.monotonic()
                 tags[base], outcome = build_base(args.force and (not args.only or base in asked), base)
                 report(base, outcome, started, f"  {tags[base]}")
             for name in names:
-                started = time.monotonic()
+                step, started = name, time.monotonic()
                 report(name, build_image(name, tags[image_base(name)], args.force), started)
+            step = "prune"
             prune_stale(list(tags.values()))
     except BuildError as exc:
-        print(f"build.py: error: {exc}", file=sys.stderr)
+        report(step, "FAILED", started)
+        # The step's name first: CI's log then says which image could not be built or fetched.
+        print(f"build.py: error: {step}: {exc}", file=sys.stderr)
         return 1
     return 0
 

@@ -31,7 +31,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault("containers are not restarted by the engine", "stack/render/files.py",
           'spec.setdefault("restart", "unless-stopped")', 'spec.setdefault("restart", "no")',
           ("tests/e2e/test_operations.py", "-k", "test_up or daemon_restart")),
-    Fault("log masking does nothing", "stack/redact.py",
+    Fault("log masking does nothing", "stack/config/redact.py",
           'text = text.replace(value, "***")', "text = text",
           ("tests/e2e/test_operations.py", "-k", "test_up or mask")),
     Fault("rotating N8N_DB_PASSWORD leaves the role's old password", "stack/ops/rotate.py",

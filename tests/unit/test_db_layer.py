@@ -5,6 +5,7 @@ import re
 
 import yaml
 
+from stack.config.secrets import IN_DATABASE
 from stack.ops import dbstate
 from tests.conftest import run_start
 
@@ -23,7 +24,7 @@ def test_the_jwt_secret_is_never_stored_in_the_database(project):
         assert "jwt_secret" not in code.lower(), path.name
     db = yaml.safe_load((build / "docker-compose.yml").read_text())["services"]["db"]
     assert "JWT_SECRET" not in db["environment"]
-    assert "JWT_SECRET" not in dbstate.BAKED_IN
+    assert "JWT_SECRET" not in IN_DATABASE
 
 
 def test_realtime_admin_role_is_left_to_realtime(project):

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from stack.config.settings import build
 from stack.doctor.advice import detect_profile, suggested_models
 from stack.doctor.checks import run_checks
 from stack.doctor.findings import Finding, doctor_exit_code, render_report
 from stack.doctor.hardware import GIB, MODEL_SHAPES, ModelShape, fit_advice, kv_cache_bytes, shape_for
 from stack.doctor.probes import Output, SystemProbe
-from stack.settings import build
 
 NVIDIA_SMI = ("nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits")
 DOCKER_VERSION = ("docker", "version", "--format", "{{json .}}")

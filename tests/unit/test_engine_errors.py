@@ -44,7 +44,7 @@ def test_no_check_returns_the_result_instead_of_raising():
 
 
 def test_secrets_stay_out_of_the_kept_argv_and_stderr():
-    from stack import redact
+    from stack.config import redact
 
     secret = "s3cretValueForTheRunnerTest"
     redact.register(secret)

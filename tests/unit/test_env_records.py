@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stack.images import DEFAULT_IMAGES
+from stack.config.images import DEFAULT_IMAGES
+from stack.config.schema import ENVIRONMENTS, PROFILES
+from stack.config.settings import build
 from stack.render.files import render_files
-from stack.schema import ENVIRONMENTS, PROFILES
-from stack.settings import build
 
 REPO = Path(__file__).resolve().parents[2]
 RECORDS = REPO / "tests" / "records" / "env"
@@ -96,7 +96,7 @@ def test_record_is_of_the_pinned_version(service):
     for field in ("program", "image_key", "version", "source", "checked"):
         assert isinstance(data.get(field), str) and data[field].strip(), f"{service}.yml: {field} missing or empty"
     key = data["image_key"]
-    assert key in DEFAULT_IMAGES, f"{service}.yml: image_key {key} is not in stack/images.py"
+    assert key in DEFAULT_IMAGES, f"{service}.yml: image_key {key} is not in stack/config/images.py"
     pinned = tag(DEFAULT_IMAGES[key])
     assert normalised(data["version"]) == normalised(pinned), \
         f"{service}.yml records version {data['version']}, but {key} pins {pinned}: update the record"

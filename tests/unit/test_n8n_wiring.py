@@ -13,13 +13,14 @@ import bcrypt
 import pytest
 import yaml
 
-from stack.config import prepare
-from stack.images import DEFAULT_IMAGES
+from stack.config.generators import BcryptOf
+from stack.config.images import DEFAULT_IMAGES
+from stack.config.schema import BY_KEY
+from stack.config.secrets import new_secret
+from stack.config.store import prepare
 from stack.ops import n8n_setup
 from stack.ops.rotate import new_values
 from stack.render.context import N8N_ENTRYPOINT
-from stack.schema import BY_KEY
-from stack.secrets import generate
 from stack.services import n8n
 from tests.conftest import PUBLIC_ENV, append_env, run_start
 
@@ -85,13 +86,13 @@ def test_the_owner_comes_from_the_environment_before_anyone_can_visit(project):
     assert env["N8N_INSTANCE_OWNER_MANAGED_BY_ENV"] == "true"
     assert env["N8N_INSTANCE_OWNER_EMAIL"] == "owner@localai.local"
     assert env["N8N_OWNER_PASSWORD_HASH_B64"] == "${N8N_OWNER_PASSWORD_HASH}"
-    assert BY_KEY["N8N_OWNER_PASSWORD_HASH"].secret == "bcrypt:N8N_OWNER_PASSWORD"
+    assert BY_KEY["N8N_OWNER_PASSWORD_HASH"].secret.make == BcryptOf("N8N_OWNER_PASSWORD")
 
 
 def test_owner_passwords_meet_n8ns_rules():
     """api-types dist/schemas/password.schema.js: 8 to 64 characters, a digit, an uppercase letter."""
     for _ in range(500):
-        password = generate(BY_KEY["N8N_OWNER_PASSWORD"].secret, {})
+        password = new_secret("N8N_OWNER_PASSWORD", {})
         assert 8 <= len(password) <= 64 and password.isalnum()
         assert any(c.isdigit() for c in password) and any(c.isupper() for c in password)
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import socket
 
+from stack.config.settings import build
 from stack.doctor.checks import check_ports
 from stack.doctor.findings import PROBLEM
 from stack.doctor.probes import SystemProbe
 from stack.services import PublishedPort, ports
-from stack.settings import build
 from tests.conftest import PUBLIC_ENV
 
 

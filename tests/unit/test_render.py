@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import yaml
 
-from stack.images import DEFAULT_IMAGES, image_problem
-from stack.schema import SECRET_KEYS, example_text
+from stack.config.images import DEFAULT_IMAGES, image_problem
+from stack.config.schema import SECRET_KEYS, example_text
 from tests.conftest import PUBLIC_ENV, REPO, append_env, read_env_file, run_start
 
 
@@ -18,7 +18,7 @@ def _tree(path):
 
 def test_env_example_documents_every_setting():
     assert (REPO / ".env.example").read_text() == example_text(), \
-        ".env.example is stale: regenerate it from stack/schema.py"
+        ".env.example is stale: regenerate it from stack/config/schema.py"
 
 
 def test_two_renders_are_byte_identical(project, tmp_path):

@@ -6,7 +6,7 @@ import stat
 import jwt
 import pytest
 
-from stack.schema import SECRET_KEYS
+from stack.config.schema import SECRET_KEYS
 from tests.conftest import read_env_file, run_start
 
 

@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from stack import services
+from stack.config.schema import PROFILES
+from stack.config.settings import build
 from stack.ops.up import AFTER_READY, STEPS
 from stack.render.files import render_files
-from stack.schema import PROFILES
-from stack.settings import build
 from tests.conftest import PUBLIC_ENV, REPO
 
 CASES = list(itertools.product(PROFILES, ("private", "public"), ("core", "full")))

@@ -7,8 +7,8 @@ import re
 
 import yaml
 
-from stack.images import DEFAULT_IMAGES
-from stack.schema import BY_KEY, SECRET_KEYS
+from stack.config.images import DEFAULT_IMAGES
+from stack.config.schema import BY_KEY, SECRET_KEYS
 from tests.conftest import PUBLIC_ENV, REPO, append_env, read_env_file, run_start
 
 
@@ -18,7 +18,8 @@ def _webui(project) -> dict:
 
 def test_pin_is_0_12_4_with_its_source():
     assert DEFAULT_IMAGES["OPEN_WEBUI_IMAGE"] == "ghcr.io/open-webui/open-webui:v0.12.4"
-    line = next(x for x in (REPO / "stack" / "images.py").read_text().splitlines() if '"OPEN_WEBUI_IMAGE"' in x)
+    pins = (REPO / "stack" / "config" / "images.py").read_text().splitlines()
+    line = next(x for x in pins if '"OPEN_WEBUI_IMAGE"' in x)
     assert "open-webui 0.12.4" in line and "checked 2026-12-01" in line
 
 
@@ -85,9 +86,9 @@ def test_accounts_shows_the_logins(project):
 
 
 def test_accounts_rows_follow_the_schema(project, monkeypatch):
+    from stack.config.schema import Setting
     from stack.ops import accounts
     from stack.ops.project import existing_settings
-    from stack.schema import Setting
 
     assert run_start(project, "render").returncode == 0
     settings = existing_settings(project)

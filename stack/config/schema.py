@@ -1,13 +1,15 @@
 """Every setting the stack knows: default, group, documentation and kind.
 
 This table is the single source of `.env.example` (see `example_text`) and of validation.
-Secrets have an empty default and a generator (stack/secrets.py fills them once).
+Secrets have an empty default and a declared `Secret` (generator, checks, rotation rule);
+stack/config/secrets.py fills them once, in the order their dependencies give.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from stack.images import DEFAULT_IMAGES
+from stack.config.generators import Alnum, ApiKey, BcryptOf, Hex, Password, Refused, Rotatable, Secret
+from stack.config.images import DEFAULT_IMAGES
 
 PROFILES = ("cpu", "gpu-nvidia", "gpu-amd", "none")
 ENVIRONMENTS = ("private", "public")
@@ -22,7 +24,7 @@ class Setting:
     doc: str
     kind: str = "str"  # str|int|port|bool|choice|email|hostname|image|secret|url|models|name|list
     choices: tuple[str, ...] = ()
-    secret: str = ""  # generator spec for secrets: alnum:N | hex:N | jwt:ROLE | bcrypt:KEY
+    secret: Secret | None = None  # how a secret is made, checked and rotated (stack/config/generators.py)
     optional: bool = True
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -62,10 +64,14 @@ SETTINGS: tuple[Setting, ...] = (
     _s("CADDY_BASIC_AUTH_USER", "admin", "Public mode (Caddy)",
        "User name for the basic auth in front of Ollama and SearXNG.", "name", optional=False),
     _s("CADDY_BASIC_AUTH_PASSWORD", "", "Public mode (Caddy)",
-       "Password for that basic auth. Generated when blank.", "secret", secret="alnum:24"),
+       "Password for that basic auth. Generated when blank.", "secret",
+       secret=Secret(Alnum(24), min_length=8, rotation=Rotatable("the basic auth in front of Ollama and SearXNG "
+                                                                 "changes"))),
     _s("CADDY_BASIC_AUTH_HASH", "", "Public mode (Caddy)",
        "bcrypt hash of CADDY_BASIC_AUTH_PASSWORD for Caddy. Derived automatically; do not edit.",
-       "secret", secret="bcrypt:CADDY_BASIC_AUTH_PASSWORD"),
+       "secret",
+       secret=Secret(BcryptOf("CADDY_BASIC_AUTH_PASSWORD"), rotation=Refused("rotate CADDY_BASIC_AUTH_PASSWORD "
+                                                                             "instead; the hash follows it"))),
     # -- ports (private mode) ---------------------------------------------------------------
     _s("WEBUI_PORT", "3000", "Ports (private mode, bound to 127.0.0.1)", "Open WebUI.", "port", optional=False),
     _s("N8N_PORT", "5678", "Ports (private mode, bound to 127.0.0.1)", "n8n editor and webhooks.", "port",
@@ -107,30 +113,43 @@ SETTINGS: tuple[Setting, ...] = (
     _s("POSTGRES_DB", "postgres", "Supabase", "Main database name.", "name", optional=False),
     _s("POSTGRES_PASSWORD", "", "Supabase", "Postgres superuser password. Generated (alphanumeric) "
        "when blank. Changing it later does NOT change the database's password.", "secret",
-       secret="alnum:32"),
+       secret=Secret(Alnum(32), min_length=12, url_safe=True, in_database=True,
+                     rotation=Rotatable("changed inside the running database for every Supabase role that "
+                                        "logs in"))),
     _s("JWT_SECRET", "", "Supabase", "Signs ANON_KEY, SERVICE_ROLE_KEY and user sessions. Generated.",
-       "secret", secret="alnum:48"),
+       "secret",
+       secret=Secret(Alnum(48), min_length=32, rotation=Rotatable("ANON_KEY and SERVICE_ROLE_KEY are re-signed; update "
+                                                                  "clients that hold the old keys"))),
     _s("ANON_KEY", "", "Supabase", "Public API key (JWT, role anon) signed with JWT_SECRET. Generated.",
-       "secret", secret="jwt:anon"),
+       "secret",
+       secret=Secret(ApiKey("anon"), rotation=Refused("rotate JWT_SECRET instead; it re-signs both API keys"))),
     _s("SERVICE_ROLE_KEY", "", "Supabase", "Admin API key (JWT, role service_role) signed with "
-       "JWT_SECRET. Generated. Keep it on servers only.", "secret", secret="jwt:service_role"),
+       "JWT_SECRET. Generated. Keep it on servers only.", "secret",
+       secret=Secret(ApiKey("service_role"), rotation=Refused("rotate JWT_SECRET instead; it re-signs both API keys"))),
     _s("JWT_EXPIRY", "3600", "Supabase", "Lifetime of user session tokens in seconds.", "int",
        optional=False, extra={"min": "60", "max": "31536000"}),
     _s("DASHBOARD_USERNAME", "supabase", "Supabase", "Supabase Studio login.", "name", optional=False),
     _s("DASHBOARD_PASSWORD", "", "Supabase", "Supabase Studio password. Generated.", "secret",
-       secret="alnum:24"),
+       secret=Secret(Alnum(24), min_length=8, rotation=Rotatable("the Supabase Studio login changes"))),
     _s("SECRET_KEY_BASE", "", "Supabase", "Realtime and pooler session secret (64+ chars). Generated.",
-       "secret", secret="alnum:64"),
+       "secret",
+       secret=Secret(Alnum(64), min_length=64, rotation=Rotatable("Realtime and pooler sessions restart"))),
     _s("VAULT_ENC_KEY", "", "Supabase", "Pooler vault key (exactly 32 chars). Generated.", "secret",
-       secret="alnum:32"),
+       secret=Secret(Alnum(32), exact_length=32,
+                     rotation=Refused("the pooler's stored secrets are encrypted with it"))),
     _s("PG_META_CRYPTO_KEY", "", "Supabase", "postgres-meta encryption key (32+ chars). Generated.",
-       "secret", secret="alnum:32"),
+       "secret",
+       secret=Secret(Alnum(32), min_length=32, rotation=Refused("postgres-meta's stored connection secrets are "
+                                                                "encrypted with it"))),
     _s("REALTIME_DB_ENC_KEY", "", "Supabase", "Realtime tenant encryption key (exactly 16 chars). "
-       "Generated.", "secret", secret="alnum:16"),
+       "Generated.", "secret",
+       secret=Secret(Alnum(16), exact_length=16, rotation=Refused("Realtime's tenant settings are encrypted with it"))),
     _s("LOGFLARE_PUBLIC_ACCESS_TOKEN", "", "Supabase", "Analytics ingest token (full set). Generated.",
-       "secret", secret="alnum:40"),
+       "secret",
+       secret=Secret(Alnum(40), rotation=Rotatable("analytics ingest token changes"))),
     _s("LOGFLARE_PRIVATE_ACCESS_TOKEN", "", "Supabase", "Analytics admin token (full set). Generated.",
-       "secret", secret="alnum:40"),
+       "secret",
+       secret=Secret(Alnum(40), rotation=Rotatable("analytics admin token changes"))),
     _s("SITE_URL", "", "Supabase", "Where auth emails send users back to. Blank = the Open WebUI URL.",
        "url"),
     _s("DISABLE_SIGNUP", "false", "Supabase", "Refuse new Supabase Auth sign-ups.", "bool", optional=False),
@@ -140,35 +159,46 @@ SETTINGS: tuple[Setting, ...] = (
     _s("STUDIO_DEFAULT_PROJECT", "Local AI", "Supabase", "Project name shown in Studio."),
     # -- n8n -------------------------------------------------------------------------------
     _s("N8N_DB_PASSWORD", "", "n8n", "Password of n8n's own Postgres role. Generated (alphanumeric).",
-       "secret", secret="alnum:32"),
+       "secret",
+       secret=Secret(Alnum(32), min_length=12, url_safe=True, in_database=True,
+                     rotation=Rotatable("changed inside the running database for n8n's role"))),
     _s("N8N_ENCRYPTION_KEY", "", "n8n", "Encrypts n8n credentials. Generated once; changing it makes "
-       "saved credentials unreadable.", "secret", secret="alnum:40"),
+       "saved credentials unreadable.", "secret",
+       secret=Secret(Alnum(40), min_length=16, rotation=Refused("n8n encrypts every saved credential with it; a new "
+                                                                "key makes them unreadable"))),
     _s("N8N_USER_MANAGEMENT_JWT_SECRET", "", "n8n", "Signs n8n login sessions. Generated.", "secret",
-       secret="alnum:40"),
+       secret=Secret(Alnum(40), min_length=16, rotation=Rotatable("everyone is signed out of n8n"))),
     _s("N8N_OWNER_EMAIL", "owner@localai.local", "n8n", "Login of the n8n owner account, created at the first "
        "start (nobody can claim it from the sign-up page). `start.py accounts` shows it.", "email", optional=False),
     _s("N8N_OWNER_PASSWORD", "", "n8n", "Password of the n8n owner. Generated (letters and digits, with an "
        "uppercase letter and a digit as n8n requires). n8n applies a change here at its next start.", "secret",
-       secret="password:24"),
+       secret=Secret(Password(24), min_length=8)),
     _s("N8N_OWNER_PASSWORD_HASH", "", "n8n", "bcrypt hash of N8N_OWNER_PASSWORD for n8n. Derived automatically; "
-       "do not edit.", "secret", secret="bcrypt:N8N_OWNER_PASSWORD"),
+       "do not edit.", "secret",
+       secret=Secret(BcryptOf("N8N_OWNER_PASSWORD"))),
     _s("N8N_AGENT_PASSWORD", "", "n8n", "Basic auth password (user openwebui) of the starter agent's chat "
-       "webhook, used by the Open WebUI pipe. Generated.", "secret", secret="alnum:32"),
+       "webhook, used by the Open WebUI pipe. Generated.", "secret",
+       secret=Secret(Alnum(32), min_length=8)),
     _s("N8N_RUNNERS_AUTH_TOKEN", "", "n8n", "Shared secret between n8n and its task runners container (Code "
-       "nodes run there). Generated.", "secret", secret="alnum:40"),
+       "nodes run there). Generated.", "secret",
+       secret=Secret(Alnum(40), min_length=16)),
     # -- open webui ------------------------------------------------------------------------
     _s("WEBUI_SECRET_KEY", "", "Open WebUI", "Signs Open WebUI sessions so logins survive a restart. "
-       "Generated.", "secret", secret="alnum:40"),
+       "Generated.", "secret",
+       secret=Secret(Alnum(40), min_length=16, rotation=Rotatable("everyone is signed out of Open WebUI"))),
     _s("WEBUI_NAME", "Local AI", "Open WebUI", "Name shown in the chat page."),
     _s("WEBUI_ADMIN_EMAIL", "admin@localai.local", "Open WebUI", "Login of the Open WebUI admin, created at the "
        "first start (nobody can sign up after it). `python start.py accounts` shows it.", "email",
        optional=False),
     _s("WEBUI_ADMIN_PASSWORD", "", "Open WebUI", "Password of that admin. Generated; used only when the admin is "
        "created (change it later in Open WebUI, then here too, so start.py can keep the n8n agent set up).",
-       "secret", secret="alnum:24"),
+       "secret",
+       secret=Secret(Alnum(24), rotation=Refused("Open WebUI keeps it in its own database; change it in Open WebUI "
+                                                 "(Settings -> Account), then write the new one into .env"))),
     # -- searxng ---------------------------------------------------------------------------
     _s("SEARXNG_SECRET", "", "SearXNG", "SearXNG server secret (the service refuses its default). "
-       "Generated.", "secret", secret="hex:32"),
+       "Generated.", "secret",
+       secret=Secret(Hex(32), min_length=16, rotation=Rotatable("no visible effect"))),
     # -- images ----------------------------------------------------------------------------
     *(
         _s(key, ref, "Images (pinned; override for a mirror or an air-gapped registry)",
@@ -179,6 +209,7 @@ SETTINGS: tuple[Setting, ...] = (
 
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
 SECRET_KEYS: tuple[str, ...] = tuple(s.key for s in SETTINGS if s.secret)
+SECRETS: dict[str, Secret] = {s.key: s.secret for s in SETTINGS if s.secret}
 
 
 def groups() -> list[str]:

@@ -6,10 +6,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from stack.envfile import EnvFile
+from stack.config.envfile import EnvFile
+from stack.config.images import image_problem
+from stack.config.schema import BY_KEY, SETTINGS, Setting, example_text
 from stack.errors import ConfigError
-from stack.images import image_problem
-from stack.schema import BY_KEY, SETTINGS, Setting, example_text
 
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off"}

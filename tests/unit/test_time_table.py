@@ -1,0 +1,38 @@
+"""The "where the time went" table at the end of a run: this run's image builds and each test
+module's total, slowest first (tests/conftest.py reads what tests/images/build.py appends)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import REPO
+
+SLOW = "import time\n\ndef test_one():\n    time.sleep(0.6)\n\ndef test_two():\n    time.sleep(0.4)\n"
+FAST = "def test_fast():\n    pass\n"
+
+
+def test_the_table_shows_this_runs_builds_and_modules_slowest_first(tmp_path: Path) -> None:
+    (tmp_path / "conftest.py").write_text((REPO / "tests" / "conftest.py").read_text())
+    (tmp_path / "test_fast.py").write_text(FAST)
+    (tmp_path / "test_slow.py").write_text(SLOW)
+    now = time.time()
+    times = tmp_path / "times.tsv"
+    times.write_text(f"{now - 3600:.0f}\told-run\tbuilt\t999.0\n"         # before this run: left out
+                     f"{now:.0f}\topen-webui\tbuilt\t412.5\n{now:.0f}\tollama\tbuilt\t20.0\n"
+                     f"{now:.0f}\tsearxng\tcached\t0.1\n{now:.0f}\tn8n\tFAILED\t33.0\n")
+    env = {**os.environ, "LOCALAI_BUILD_TIMES": str(times), "LOCALAI_RUN_STARTED": f"{now - 60:.0f}", "CI": ""}
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout
+    table = result.stdout.split("where the time went", 1)[1].splitlines()[1:]
+    assert table[0].startswith("image builds: 3 built or failed (465.5s), 1 cached"), table
+    assert [line.split()[:2] for line in table[1:4]] == [["open-webui", "built"], ["n8n", "FAILED"],
+                                                           ["ollama", "built"]]
+    assert "old-run" not in result.stdout and "searxng" not in result.stdout
+    assert table[4].startswith("test modules: 2 ("), table
+    modules = [line.split()[0] for line in table[5:7]]
+    assert modules == ["test_slow.py", "test_fast.py"]
+    assert float(table[5].split()[-1].rstrip("s")) >= 1.0  # both tests of the module summed
