@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import requests
 
-from stack.catalogue import Service, private_url
 from stack.config.settings import Settings
 from stack.engines.base import ContainerState
+from stack.services import Service
 
 PROBE_TIMEOUT = 3.0
 
@@ -35,16 +35,15 @@ def http_probe(url: str, expect: str = "", headers: dict[str, str] | None = None
 
 def probe_target(service: Service, settings: Settings) -> tuple[str, dict[str, str]] | None:
     """The URL (and headers) of a service's own readiness probe as reachable from this host."""
-    if not service.probe_path:
+    probe = service.probe
+    if probe is None:
         return None
-    headers: dict[str, str] = {}
-    if service.name == "kong":
-        headers["apikey"] = settings["ANON_KEY"]
+    headers = {header: settings[key] for header, key in probe.headers}
     if settings.public:
-        if service.name == "caddy":
-            return "http://127.0.0.1:80/healthz", headers
+        if service.public_ports:
+            return f"http://127.0.0.1:{service.public_ports[0].port}{probe.path}", headers
         return None  # not published: the container healthcheck runs the same probe inside
-    return private_url(service, settings) + service.probe_path, headers
+    return service.private_url(settings) + probe.path, headers
 
 
 def check(service: Service, settings: Settings, state: ContainerState | None) -> Readiness:
@@ -57,7 +56,7 @@ def check(service: Service, settings: Settings, state: ContainerState | None) ->
     target = probe_target(service, settings)
     if target is None:
         return Readiness(service.name, True, "ready")
-    ok, detail = http_probe(target[0], service.probe_expect, target[1])
+    ok, detail = http_probe(target[0], service.probe.expect if service.probe else "", target[1])
     return Readiness(service.name, ok, detail)
 
 

@@ -18,6 +18,7 @@ from stack.ops import commands
 from stack.ops.project import build_dir, render_stack
 from stack.ops.up import up as do_up
 from stack.paths import ROOT
+from stack.services import check_settings
 
 
 @click.command()
@@ -98,6 +99,7 @@ def doctor(ctx: click.Context, profile: str | None, environment: str | None) -> 
     probe = SystemProbe()
     chosen = overrides(ctx, profile, environment)
     settings = prepare(ROOT, chosen, suggest_models=lambda: suggested_models(probe)).settings
+    check_settings(settings)
     findings = run_checks(settings, probe)
     console.print(render_report(findings))
     if doctor_exit_code(findings):

@@ -18,13 +18,13 @@ from rich.progress import (
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
-from stack.catalogue import BY_NAME, Service, enabled_services, user_url
 from stack.config.settings import Settings
 from stack.engines.base import ContainerState
 from stack.health import Readiness
 from stack.ops.accounts import Account
 from stack.ops.events import Progress
 from stack.ops.ollama import PullResult
+from stack.services import Service, by_name, enabled_services
 
 # Piped output (CI, logs) gets a wide console so URLs are never cut.
 console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 200)
@@ -60,7 +60,7 @@ class ConsoleUi:
                 label = "ready" if r.ready else r.detail
                 if last_seen.get(name) != label:
                     last_seen[name] = label
-                    print(f"[{elapsed:6.1f}s] {BY_NAME[name].title}: {label}", file=sys.stderr, flush=True)
+                    print(f"[{elapsed:6.1f}s] {by_name(name).title}: {label}", file=sys.stderr, flush=True)
 
         if live:
             live.start()
@@ -102,19 +102,10 @@ def url_table(settings: Settings) -> Table:
     table.add_column("Open", no_wrap=True)
     table.add_column("Next step")
     for service in enabled_services(settings):
-        url = user_url(service, settings)
-        if service.name == "caddy" and not settings.public:
-            url = f"http://webui.localhost:{settings['CADDY_PORT']}"
-        if service.name == "db" and not settings.public:
-            url = f"postgresql://postgres@127.0.0.1:{settings['POSTGRES_PORT']}/{settings['POSTGRES_DB']}"
+        url = service.link(settings)
         if not url:
             continue
-        note = service.note
-        if service.name == "kong":
-            note = f"Studio login: {settings['DASHBOARD_USERNAME']} / DASHBOARD_PASSWORD from .env"
-        if service.name == "db":
-            note = "password: POSTGRES_PASSWORD in .env"
-        table.add_row(service.title, url, note)
+        table.add_row(service.title, url, service.note.format_map(settings.values))
     if settings.profile == "none":
         table.add_row("Ollama (host)", settings["OLLAMA_HOST_URL"], "runs on this machine, outside the stack")
     return table
@@ -126,7 +117,7 @@ def status_table(settings: Settings, rows: list[tuple[Service, ContainerState | 
         table.add_column(column)
     for service, state in rows:
         table.add_row(service.name, state.state if state else "not created",
-                      (state.health or "-") if state else "-", user_url(service, settings))
+                      (state.health or "-") if state else "-", service.user_url(settings))
     return table
 
 

@@ -23,9 +23,6 @@ MODEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(?:/[A-Za-z0-9][A-Za-z0-9._-]*
 URL_RE = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[^\s]*)?")
 DURATION_RE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:ns|us|ms|s|m|h)?(?:[0-9]+(?:ns|us|ms|s|m|h))*")
 TZ_RE = re.compile(r"[A-Za-z][A-Za-z0-9_+/-]{0,63}")
-PUBLIC_REQUIRED_HOSTS = ("WEBUI_HOSTNAME", "N8N_HOSTNAME", "SUPABASE_HOSTNAME")
-PRIVATE_PORT_KEYS = ("WEBUI_PORT", "N8N_PORT", "SUPABASE_PORT", "OLLAMA_PORT", "SEARXNG_PORT",
-                     "POSTGRES_PORT", "CADDY_PORT")
 
 
 @dataclass(frozen=True)
@@ -170,28 +167,12 @@ def _hostname(key: str, value: str) -> str:
 
 
 def _cross_checks(values: dict[str, str]) -> None:
+    """Checks across settings of one service; those across services are stack.services.check_settings."""
     if values["OLLAMA_KV_CACHE_TYPE"] != "f16" and values["OLLAMA_FLASH_ATTENTION"] != "true":
         raise ConfigError(
             f"OLLAMA_KV_CACHE_TYPE={values['OLLAMA_KV_CACHE_TYPE']} needs OLLAMA_FLASH_ATTENTION=1: Ollama "
             "only quantizes the KV cache with flash attention on (otherwise it silently uses f16); "
             "set OLLAMA_FLASH_ATTENTION=1 or OLLAMA_KV_CACHE_TYPE=f16")
-    if values["ENVIRONMENT"] == "public":
-        missing = [k for k in PUBLIC_REQUIRED_HOSTS if not values[k]]
-        if values["CADDY_TLS"] == "acme" and not values["LETSENCRYPT_EMAIL"]:
-            missing.append("LETSENCRYPT_EMAIL")
-        if missing:
-            raise ConfigError(f"public mode needs {', '.join(missing)} in .env (the domains Caddy serves "
-                              "with HTTPS, and the email for Let's Encrypt)")
-        hosts = [values[k] for k in (*PUBLIC_REQUIRED_HOSTS, "OLLAMA_HOSTNAME", "SEARXNG_HOSTNAME")
-                 if values[k]]
-        if len(hosts) != len(set(hosts)):
-            raise ConfigError("public mode: each service needs its own hostname (two *_HOSTNAME are equal)")
-    else:
-        ports: dict[str, str] = {}
-        for key in PRIVATE_PORT_KEYS:
-            if values[key] in ports:
-                raise ConfigError(f"{key}: port {values[key]} is already used by {ports[values[key]]}")
-            ports[values[key]] = key
 
 
 def _show(value: str) -> str:

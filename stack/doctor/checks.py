@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from stack.catalogue import published_ports
 from stack.config.settings import Settings
 from stack.doctor.advice import check_models, context_choice, context_finding
 from stack.doctor.findings import OK, PROBLEM, WARNING, Finding
@@ -20,6 +19,7 @@ from stack.doctor.probes import (
     version_tuple,
 )
 from stack.engines.compose import COMPOSE_HINT, MIN_COMPOSE
+from stack.services import ports, published_ports
 
 DISK_WARN_GB, DISK_PROBLEM_GB, RAM_WARN_GB = 20, 5, 8
 MIN_ENGINE = (20, 10)  # host.docker.internal:host-gateway, which the compose files use, needs 20.10
@@ -88,21 +88,15 @@ def check_ram(probe: SystemProbe) -> Finding:
 
 def check_ports(settings: Settings, probe: SystemProbe) -> list[Finding]:
     """Every host port the chosen environment publishes must be free (or already ours)."""
-    host = "0.0.0.0" if settings.public else "127.0.0.1"
-    wanted = {p.port: p for p in published_ports(settings)}
+    wanted = {p.port for p in published_ports(settings)}
     held, ours = listeners(probe), own_ports(settings, probe)
     findings = []
-    for port, published in sorted(wanted.items()):
-        if port in ours:
-            continue
-        busy = probe.port_in_use(host, port)
-        if busy is None:  # may not bind it ourselves: trust ss
-            busy = port in held
-        if busy:
-            who = holder(held.get(port, []))
-            fix = (f"stop it, or set {published.setting} in .env to a free port" if published.setting
-                   else "stop it: public mode needs ports 80 and 443 for Caddy")
-            findings.append(Finding(PROBLEM, "ports", f"port {port} ({published.source}) is taken by {who}", fix))
+    for published in sorted(ports.taken(settings, ours, probe.port_in_use, held), key=lambda p: p.port):
+        who = holder(held.get(published.port, []))
+        fix = (f"stop it, or set {published.setting} in .env to a free port" if published.setting
+               else "stop it: public mode needs ports 80 and 443 for Caddy")
+        findings.append(Finding(PROBLEM, "ports", f"port {published.port} ({published.source}) is taken by {who}",
+                                fix))
     if not findings:
         mine = f"; {len(ours & set(wanted))} already served by this stack" if ours & set(wanted) else ""
         findings.append(Finding(OK, "ports", f"{settings.environment} mode needs "

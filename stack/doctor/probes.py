@@ -2,12 +2,10 @@
 ports), so tests can hand in a probe with canned answers, and plain readers over it."""
 from __future__ import annotations
 
-import errno
 import json
 import platform
 import re
 import shutil
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from stack.config.settings import Settings
 from stack.doctor.hardware import GIB
 from stack.engines import runner
 from stack.engines.errors import CommandNotFound, CommandTimedOut
+from stack.services import ports
 
 CDI_DIRS = ("/etc/cdi", "/var/run/cdi")
 NVIDIA_SMI = ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"]
@@ -74,13 +73,7 @@ class SystemProbe:
 
     def port_in_use(self, host: str, port: int) -> bool | None:
         """True if something holds host:port; None if we may not bind it (ports below 1024 without root)."""
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind((host, port))
-            except OSError as exc:
-                return True if exc.errno == errno.EADDRINUSE else None
-        return False
+        return ports.port_in_use(host, port)
 
 
 @dataclass(frozen=True)

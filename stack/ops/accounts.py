@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stack.catalogue import BY_NAME, enabled_services, user_url
 from stack.config.schema import BY_KEY
 from stack.config.settings import Settings
+from stack.services import by_name, enabled_services
 
 # service -> (login setting, password setting, what the login is). A row shows only when both
 # settings exist in the schema (n8n's come from the n8n side of the stack).
@@ -31,6 +31,6 @@ def accounts(settings: Settings) -> list[Account]:
     for service, login_key, password_key, role in LOGINS:
         if service not in enabled or login_key not in BY_KEY or password_key not in BY_KEY:
             continue
-        rows.append(Account(BY_NAME[service].title, role, user_url(BY_NAME[service], settings),
+        rows.append(Account(by_name(service).title, role, by_name(service).user_url(settings),
                             settings.values.get(login_key, ""), settings.values.get(password_key, "")))
     return rows

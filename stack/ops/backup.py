@@ -25,9 +25,9 @@ from stack.engines.compose import Compose
 from stack.engines.errors import CommandFailed
 from stack.errors import ConfigError, StackError
 from stack.ops import dbstate
+from stack.services import database_volume
 
 FORMAT = 1
-DB_VOLUME = "db_data"
 CHUNK = 1 << 20
 
 
@@ -89,7 +89,7 @@ def create(settings: Settings, compose: Compose, compose_config: dict[str, objec
                 raise StackError("pg_dumpall failed", stderr=exc.stderr) from exc
         members.append("postgres.sql")
         for mount in mounts(compose_config):
-            if mount.volume == DB_VOLUME:
+            if mount.volume == database_volume():
                 continue
             cid = ids.get(mount.service)
             if not cid:
@@ -178,7 +178,7 @@ def restore(path: Path, settings: Settings, compose: Compose, running_ok: bool,
         # image (it has tar); `docker cp` into a stopped container cannot map the owners back.
         for volume in manifest["volumes"]:  # type: ignore[union-attr]
             member = work / "volumes" / f"{volume}.tar"
-            if volume == DB_VOLUME or not member.exists():
+            if volume == database_volume() or not member.exists():
                 continue
             with member.open("rb") as handle:
                 try:

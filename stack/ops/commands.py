@@ -4,7 +4,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from stack.catalogue import Service, enabled_services
 from stack.config.settings import Settings
 from stack.engines.base import ContainerState
 from stack.engines.compose import Compose
@@ -26,7 +25,8 @@ from stack.ops.project import (
 )
 from stack.ops.rotate import check_rotatable, rotate
 from stack.ops.up import ollama_client, up
-from stack.render import COMPOSE_FILE
+from stack.render.files import COMPOSE_FILE
+from stack.services import Service, enabled_services
 
 
 def down(root: Path, ui: Ui, volumes: bool = False, quiet: bool = False) -> None:

@@ -15,6 +15,7 @@ from stack.config.secrets import IN_DATABASE
 from stack.config.settings import Settings
 from stack.engines import runner
 from stack.errors import ConfigError
+from stack.services import database_volume
 
 STATE_FILE = ".localai-state.json"
 # The secrets the database keeps are declared on each one (in_database, stack/config/schema.py).
@@ -72,7 +73,8 @@ def record(settings: Settings) -> None:
 
 
 def database_volume_exists(settings: Settings) -> bool:
-    result = runner.run(["docker", "volume", "inspect", f"{settings.project}_db_data"], check=False, timeout=30)
+    result = runner.run(["docker", "volume", "inspect", f"{settings.project}_{database_volume()}"], check=False,
+                        timeout=30)
     return result.returncode == 0
 
 

@@ -11,10 +11,10 @@ from typing import Protocol
 
 from rich.progress import Progress as RichProgress
 
-from stack.catalogue import Service
 from stack.config.settings import Settings
 from stack.health import Readiness
 from stack.ops.ollama import PullResult
+from stack.services import Service
 
 Progress = Callable[[dict[str, Readiness], float], None]
 

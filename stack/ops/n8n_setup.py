@@ -21,7 +21,7 @@ from pathlib import Path
 from stack.config.settings import Settings
 from stack.engines.compose import Compose
 from stack.errors import StackError
-from stack.render import context
+from stack.render.context import context
 
 STARTER_ID = "localaiStarterAgent"
 AGENT_USER = "openwebui"
@@ -60,16 +60,17 @@ ACTIVATE_JS = """
 def credentials(settings: Settings) -> list[dict[str, object]]:
     """Our credentials, by fixed ids the starter workflow refers to, with the current values."""
     ctx = context(settings)
+    db = ctx["records"]["db"]
     return [
         {"id": "localaiOllama", "name": "Local Ollama", "type": "ollamaApi",
          "data": {"baseUrl": ctx["ollama_url"]}},
         {"id": "localaiSearxng", "name": "Local SearXNG", "type": "searXngApi",
-         "data": {"apiUrl": "http://searxng:8080"}},
+         "data": {"apiUrl": ctx["internal"]["searxng"]}},
         {"id": "localaiPostgres", "name": "Local Postgres (n8n database)", "type": "postgres",
-         "data": {"host": "db", "port": 5432, "database": "n8n", "user": "n8n",
+         "data": {"host": db.name, "port": db.port, "database": "n8n", "user": "n8n",
                   "password": settings["N8N_DB_PASSWORD"], "ssl": "disable"}},
         {"id": "localaiSupabase", "name": "Local Supabase", "type": "supabaseApi",
-         "data": {"host": "http://kong:8000", "serviceRole": settings["SERVICE_ROLE_KEY"]}},
+         "data": {"host": ctx["internal"]["kong"], "serviceRole": settings["SERVICE_ROLE_KEY"]}},
         {"id": "localaiAgentAuth", "name": "Local AI agent webhook (Open WebUI)", "type": "httpBasicAuth",
          "data": {"user": AGENT_USER, "password": settings["N8N_AGENT_PASSWORD"]}},
     ]

@@ -6,8 +6,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DATA_KEY = "db_data"
-CONFIG_KEY = "db_config"
+from stack.services import supabase
+
+DATA_KEY, CONFIG_KEY = supabase.DB.volumes  # the database record's volumes: data, then config
 DATA_PATH = "/var/lib/postgresql/data"
 CONFIG_PATH = "/etc/postgresql-custom"
 SUPERUSER = "supabase_admin"

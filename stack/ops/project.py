@@ -4,7 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from stack.catalogue import BY_NAME, enabled_services
 from stack.config.secrets import check_public_strength
 from stack.config.settings import Settings
 from stack.config.store import APPLIED_FILE, applied, applied_record, prepare
@@ -15,7 +14,8 @@ from stack.engines.compose import Compose
 from stack.errors import ConfigError
 from stack.ops.events import Ui
 from stack.paths import BUILD_DIR_NAME
-from stack.render import COMPOSE_FILE, check_output_dir, render_files, write_files
+from stack.render.files import COMPOSE_FILE, check_output_dir, render_files, write_files
+from stack.services import enabled_services, names
 
 
 @dataclass
@@ -85,5 +85,5 @@ def service_arg(settings: Settings, service: str | None) -> list[str]:
 
 
 def known_service(service: str | None) -> None:
-    if service is not None and service not in BY_NAME:
-        raise ConfigError(f"unknown service '{service}'; one of: {', '.join(BY_NAME)}")
+    if service is not None and service not in names():
+        raise ConfigError(f"unknown service '{service}'; one of: {', '.join(names())}")

@@ -9,7 +9,7 @@ from stack.engines.base import Engine
 from stack.errors import StackError
 from stack.ops.events import Ui
 from stack.ops.project import build_dir
-from stack.render import COMPOSE_FILE
+from stack.render.files import COMPOSE_FILE
 
 
 def ensure_images(settings: Settings, engine: Engine, ui: Ui) -> None:

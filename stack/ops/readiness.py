@@ -6,13 +6,13 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
-from stack.catalogue import enabled_services
 from stack.config.settings import Settings
 from stack.engines.base import Engine
 from stack.errors import StackError
 from stack.health import Readiness, check_all
 from stack.ops.events import Ui
 from stack.ops.ollama import PullResult
+from stack.services import enabled_services
 
 POLL_SECONDS = 1.0
 

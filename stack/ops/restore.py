@@ -18,6 +18,7 @@ from stack.ops.project import compose_for, existing_settings, render_stack
 from stack.ops.pulls import ensure_images
 from stack.ops.readiness import POLL_SECONDS
 from stack.ops.up import up
+from stack.services import check_settings
 
 
 def _wait_db(engine: Engine, timeout: float = 300) -> None:
@@ -36,6 +37,7 @@ def _archived_settings(root: Path, path: Path) -> Settings:
     env_file = EnvFile.parse(text, root / ".env")
     try:
         settings = build(root, env_file.values, {})
+        check_settings(settings)
     except ConfigError as exc:
         raise ConfigError(f"backup {path.name}: its .env is not valid ({exc}); nothing was changed") from exc
     missing = [k for k in ("POSTGRES_PASSWORD", "JWT_SECRET", "N8N_ENCRYPTION_KEY") if not settings[k]]

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stack.catalogue import BY_NAME, private_url
 from stack.config.generators import random_alnum, sign_api_key
 from stack.config.settings import Settings
 from stack.engines import runner
 from stack.errors import StackError
+from stack.services import supabase
 
 WHOAMI = "localai_whoami"
 # What the gateway (Kong key-auth) and PostgREST answer when they reject a key. Kong 3.x says
@@ -30,7 +30,7 @@ class KeyCheck:
 def gateway_url(settings: Settings) -> str:
     if settings.public:
         return f"https://{settings['SUPABASE_HOSTNAME']}"
-    return private_url(BY_NAME["kong"], settings)
+    return supabase.KONG.private_url(settings)
 
 
 def direct_gateway_url(container_id: str) -> str:
@@ -40,7 +40,7 @@ def direct_gateway_url(container_id: str) -> str:
     addresses = result.stdout.split()
     if not addresses:
         raise StackError("the Supabase gateway container has no network address yet")
-    return f"http://{addresses[0]}:{BY_NAME['kong'].port}"
+    return f"http://{addresses[0]}:{supabase.KONG.port}"
 
 
 def _role_for(url: str, key: str, bearer: str | None = None) -> str:

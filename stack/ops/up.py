@@ -124,6 +124,11 @@ STEPS: tuple[Step, ...] = (
     Step("models", _models),
 )
 
+# The after-ready step each service record names (stack/services: Service.after_ready) -> the step
+# above that does it. The order stays the one stated at the top of this module.
+AFTER_READY: dict[str, str] = {"supabase.prove_keys": "keys", "n8n.sync": "n8n", "open_webui.ensure_pipe": "webui",
+                               "ollama.pull_models": "models"}
+
 
 def up(root: Path, overrides: dict[str, str], ui: Ui, timeout: float = 900, quiet: bool = False,
        pull_models: bool = True) -> UpReport:

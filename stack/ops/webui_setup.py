@@ -14,6 +14,7 @@ from pathlib import Path
 from stack.config.settings import Settings
 from stack.engines.compose import Compose
 from stack.errors import StackError
+from stack.services import n8n, open_webui
 
 FUNCTION_ID = "n8n_agent"
 FUNCTION_NAME = "n8n agent"
@@ -40,13 +41,13 @@ class SetupResult:
 def job(settings: Settings, build: Path) -> dict[str, object]:
     """What the in-container script needs (holds secrets: stdin only)."""
     return {
-        "base": "http://127.0.0.1:8080",
+        "base": f"http://127.0.0.1:{open_webui.SERVICE.port}",
         "email": settings["WEBUI_ADMIN_EMAIL"],
         "password": settings["WEBUI_ADMIN_PASSWORD"],
         "function": {"id": FUNCTION_ID, "name": FUNCTION_NAME,
                      "content": (build / "open-webui" / "n8n_pipe.py").read_text(),
                      "meta": {"description": "Chat with the Local AI Stack's n8n starter agent"}},
-        "valves": {"n8n_url": f"http://n8n:5678{AGENT_PATH}", "n8n_user": AGENT_USER,
+        "valves": {"n8n_url": f"{n8n.SERVICE.internal_url}{AGENT_PATH}", "n8n_user": AGENT_USER,
                    "n8n_password": settings.values.get("N8N_AGENT_PASSWORD", "")},
     }
 

@@ -43,9 +43,9 @@ def test_up_brings_every_service_to_ready(private_stack):
 def test_each_printed_url_answers(private_stack):
     """Each URL `up` printed is the service it names: its root answers as that service's does,
     and its own readiness probe answers there (a mis-routed port fails both)."""
-    from stack.catalogue import SERVICES
     from stack.config.settings import Settings
     from stack.health import probe_target
+    from stack.services import SERVICES
     from tests.conftest import read_env_file
 
     output = private_stack.up_output
@@ -65,7 +65,7 @@ def test_each_printed_url_answers(private_stack):
         target = probe_target(service, settings)
         if target:
             probe = requests.get(target[0], headers=target[1], timeout=10)
-            assert probe.status_code == 200 and service.probe_expect in probe.text, (service.name, probe.status_code)
+            assert probe.status_code == 200 and service.probe.expect in probe.text, (service.name, probe.status_code)
     match = re.search(r"postgresql://postgres@127\.0\.0\.1:(\d+)/", output)
     assert match, output
     with socket.create_connection(("127.0.0.1", int(match.group(1))), timeout=5):

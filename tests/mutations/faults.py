@@ -28,7 +28,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault("restore forgets the archive's database state", "stack/ops/restore.py",
           "    dbstate.record(existing_settings(root))\n", "",
           ("tests/e2e/test_restore_elsewhere.py", "-k", "rotation")),
-    Fault("containers are not restarted by the engine", "stack/render.py",
+    Fault("containers are not restarted by the engine", "stack/render/files.py",
           'spec.setdefault("restart", "unless-stopped")', 'spec.setdefault("restart", "no")',
           ("tests/e2e/test_operations.py", "-k", "test_up or daemon_restart")),
     Fault("log masking does nothing", "stack/config/redact.py",

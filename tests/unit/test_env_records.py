@@ -18,7 +18,7 @@ import yaml
 from stack.config.images import DEFAULT_IMAGES
 from stack.config.schema import ENVIRONMENTS, PROFILES
 from stack.config.settings import build
-from stack.render import render_files
+from stack.render.files import render_files
 
 REPO = Path(__file__).resolve().parents[2]
 RECORDS = REPO / "tests" / "records" / "env"

@@ -18,7 +18,7 @@ MAX_LINES = 300
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("config", ("stack.errors", "stack.paths", "stack.config", "stack.bootstrap")),
     ("engines", ("stack.engines",)),
-    ("services", ("stack.services", "stack.catalogue", "stack.health", "stack.embeddings")),
+    ("services", ("stack.services", "stack.health", "stack.embeddings")),
     ("doctor", ("stack.doctor",)),
     ("render", ("stack.render",)),
     ("ops", ("stack.ops",)),

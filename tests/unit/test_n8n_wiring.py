@@ -13,7 +13,6 @@ import bcrypt
 import pytest
 import yaml
 
-from stack.catalogue import BY_NAME
 from stack.config.generators import BcryptOf
 from stack.config.images import DEFAULT_IMAGES
 from stack.config.schema import BY_KEY
@@ -21,7 +20,8 @@ from stack.config.secrets import new_secret
 from stack.config.store import prepare
 from stack.ops import n8n_setup
 from stack.ops.rotate import new_values
-from stack.render import N8N_ENTRYPOINT
+from stack.render.context import N8N_ENTRYPOINT
+from stack.services import n8n
 from tests.conftest import PUBLIC_ENV, append_env, run_start
 
 NODE_BOX = (220, 140)  # width, height an n8n node takes on the canvas with its label below
@@ -77,7 +77,8 @@ def test_code_nodes_run_in_an_isolated_runners_container(project):
 def test_n8n_is_ready_only_when_its_rest_api_answers(project):
     health = " ".join(_render(project)["services"]["n8n"]["healthcheck"]["test"])
     assert "http://127.0.0.1:5678/rest/settings" in health and "localhost" not in health
-    assert BY_NAME["n8n"].probe_path == "/rest/settings" and BY_NAME["n8n"].probe_expect == "versionCli"
+    assert n8n.SERVICE.probe is not None
+    assert n8n.SERVICE.probe.path == "/rest/settings" and n8n.SERVICE.probe.expect == "versionCli"
 
 
 def test_the_owner_comes_from_the_environment_before_anyone_can_visit(project):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from stack.catalogue import PublishedPort, published_ports
 from stack.doctor.checks import before_up
 from stack.doctor.findings import Finding
 from stack.doctor.probes import SystemProbe
+from stack.services import PublishedPort, published_ports
 from tests.conftest import PUBLIC_ENV
 from tests.unit.test_doctor import FakeProbe, nvidia, settings
 

@@ -10,7 +10,7 @@ import yaml
 from stack.doctor.advice import context_choice
 from stack.doctor.checks import run_checks
 from stack.doctor.hardware import auto_context, context_that_fits, ollama_default_context
-from stack.render import render_files
+from stack.render.files import render_files
 from tests.unit.test_doctor import DOCKER_INFO, FakeProbe, info, nvidia, settings, topic
 
 NVIDIA_RUNTIME = {DOCKER_INFO: info(Runtimes={"nvidia": {}})}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import yaml
 
-from stack.render import render_files
+from stack.render.files import render_files
 from tests.unit.test_doctor import settings
 
 
