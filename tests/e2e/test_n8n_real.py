@@ -16,10 +16,10 @@ from tests.e2e import n8nlib
 from tests.e2e.conftest import UP_TIMEOUT, make_stack
 from tests.e2e.n8nlib import STARTER
 
-PORT = 25680
+PORT = 25697
 BASE = f"http://127.0.0.1:{PORT}"
-PORTS = {"WEBUI_PORT": "23002", "N8N_PORT": str(PORT), "SUPABASE_PORT": "28002", "OLLAMA_PORT": "21436",
-         "SEARXNG_PORT": "28083", "POSTGRES_PORT": "25434", "CADDY_PORT": "28882"}
+PORTS = {"WEBUI_PORT": "23007", "N8N_PORT": str(PORT), "SUPABASE_PORT": "28007", "OLLAMA_PORT": "21447",
+         "SEARXNG_PORT": "28097", "POSTGRES_PORT": "25447", "CADDY_PORT": "28897"}
 
 
 @pytest.fixture(scope="module")
