@@ -31,11 +31,11 @@ FILES = ("package.json", "package-lock.json")
 REPO = "localai-test/n8n-app"
 
 
-def tag(here: Path = HERE, repo: str = REPO) -> str:
+def tag() -> str:
     digest = hashlib.sha256()
     for name in FILES:
-        digest.update((here / name).read_bytes())
-    return f"{repo}:{digest.hexdigest()[:12]}"
+        digest.update((HERE / name).read_bytes())
+    return f"{REPO}:{digest.hexdigest()[:12]}"
 
 
 def fail(step: str, output: str) -> int:
@@ -43,11 +43,11 @@ def fail(step: str, output: str) -> int:
     return 1
 
 
-def install(target: str, here: Path = HERE) -> int:
+def install(target: str) -> int:
     """npm ci into a temporary folder, then import its node_modules/ at /usr/local/lib/node_modules."""
     with tempfile.TemporaryDirectory(prefix="localai-n8n-", dir="/var/tmp") as tmp:
         for name in FILES:
-            shutil.copyfile(here / name, Path(tmp) / name)
+            shutil.copyfile(HERE / name, Path(tmp) / name)
         env = {**os.environ, "npm_config_engine_strict": "false", "npm_config_update_notifier": "false"}
         npm = ["npm", "ci", "--ignore-scripts", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"]
         try:
@@ -66,27 +66,26 @@ def install(target: str, here: Path = HERE) -> int:
         tar.stdout.close()
         if tar.wait() != 0 or imported.returncode != 0:
             return fail("docker import of node_modules", imported.stderr)
-        subprocess.run(["rm", "-rf", tmp])  # much faster than TemporaryDirectory's rmtree of 60k files
     return 0
 
 
-def drop_older(keep: str, repo: str = REPO) -> None:
-    """Remove images of earlier package files (n8n-app: about 2 GB each)."""
-    listed = subprocess.run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repo],
+def drop_older(keep: str) -> None:
+    """Remove n8n-app images of earlier package files (about 1.5 GB each)."""
+    listed = subprocess.run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", REPO],
                             capture_output=True, text=True)
     for old in listed.stdout.split():
         if old != keep:
             subprocess.run(["docker", "image", "rm", old], capture_output=True)
 
 
-def main(here: Path = HERE, repo: str = REPO, arg: str = "N8N_APP_IMAGE") -> int:
-    target = tag(here, repo)
+def main() -> int:
+    target = tag()
     if subprocess.run(["docker", "image", "inspect", target], capture_output=True).returncode != 0:
-        code = install(target, here)
+        code = install(target)
         if code:
             return code
-    drop_older(target, repo)
-    print(f"{arg}={target}")
+    drop_older(target)
+    print(f"N8N_APP_IMAGE={target}")
     return 0
 
 
