@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import yaml
 
+from stack.config.images import DEFAULT_IMAGES
 from stack.config.settings import Settings
 from stack.engines import runner
 from stack.engines.base import Engine
@@ -33,9 +34,8 @@ def pull_failure(settings: Settings, missing: list[str], output: list[str]) -> s
     if not missing:
         return "pulling the images failed"
     keys: dict[str, list[str]] = {}
-    for key, value in settings.values.items():
-        if key.endswith("_IMAGE"):
-            keys.setdefault(value, []).append(key)
+    for key in DEFAULT_IMAGES:  # the image settings, by the table that declares them
+        keys.setdefault(settings[key], []).append(key)
     named = ", ".join(f"{ref} ({'/'.join(keys[ref])})" if ref in keys else ref for ref in missing)
     reasons = [line for line in output if missing[0] in line and "rror" in line]
     reason = reasons[-1].strip().removeprefix("Error response from daemon: ") if reasons else ""
