@@ -122,10 +122,13 @@ def _dismiss_webui_dialogs(session: Session) -> None:
 
 
 def _webui_pick_model(session: Session, name: str) -> None:
+    """The model selector of open-webui 0.12.4's built frontend: its trigger (#model-selector-0-button,
+    or #model-selector-model-button that its keyboard shortcut clicks), the search box
+    #model-search-input (placeholder "Search a model") and items #model-option-<n> (aria-label)."""
     page = session.page
-    page.get_by_role("button", name="Select a model").first.click()
-    page.get_by_placeholder("Search a model").fill(name)
-    page.get_by_role("button", name=name, exact=False).first.click()
+    page.locator("#model-selector-0-button, #model-selector-model-button").first.click()
+    page.locator("#model-search-input").fill(name)
+    page.locator('[id^="model-option-"]', has_text=name).first.click()
 
 
 def _webui_chat(session: Session, message: str, expected: str) -> None:
