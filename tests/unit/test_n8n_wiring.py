@@ -78,7 +78,7 @@ def test_n8n_is_ready_only_when_its_rest_api_answers(project):
     health = " ".join(_render(project)["services"]["n8n"]["healthcheck"]["test"])
     assert "http://127.0.0.1:5678/rest/settings" in health and "localhost" not in health
     assert n8n.SERVICE.probe is not None
-    assert n8n.SERVICE.probe.path == "/rest/settings" and n8n.SERVICE.probe.expect == "versionCli"
+    assert n8n.SERVICE.probe.path == "/rest/settings" and n8n.SERVICE.probe.expect == '"settingsMode"'
 
 
 def test_the_owner_comes_from_the_environment_before_anyone_can_visit(project):
