@@ -14,6 +14,8 @@ others stay the local test images. Facts about Compose 2.40.3's pull output when
 terminal, seen here: one line `<service> Pulling`, per layer `<id> Pulling fs layer`, `Downloading
 [...]`, `Pull complete`, then `<service> Pulled`; a tag the registry lacks gives `<service> Error
 manifest for <ref> not found: manifest unknown: manifest unknown` and exit 1.
+
+Measured here: about 100 s for the module (the first push uploads the shared base layer, ~25 s).
 """
 from __future__ import annotations
 
