@@ -49,7 +49,11 @@ def test_when_up_says_ready_the_editor_and_rest_api_answer(stack):
     assert "Local AI Stack is ready" in stack.up_output
     settings = stack.at_ready["/rest/settings"]
     assert settings.status_code == 200, settings.text[:300]
-    assert settings.json()["data"]["versionCli"] == "2.41.3"
+    # Without a login n8n answers its public settings (settingsMode "public"); the version is in the
+    # logged-in ones (n8n 2.41.3 services/frontend.service.js:104,133,522-525).
+    assert settings.json()["data"]["settingsMode"] == "public"
+    full = _login(stack).get(f"{BASE}/rest/settings", timeout=10)
+    assert full.json()["data"]["versionCli"] == "2.41.3"
     for page in ("/", "/signin"):
         assert stack.at_ready[page].status_code == 200 and "<html" in stack.at_ready[page].text.lower(), page
 
