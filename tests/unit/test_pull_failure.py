@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stack.ops.pulls import pull_failure
 from stack.config.settings import build
+from stack.ops.pulls import pull_failure
 
 REF = "127.0.0.1:5999/localai/ollama:never-pushed"
 OUTPUT = [" searxng Skipped - Image is already present locally", " ollama Pulling",
