@@ -35,8 +35,9 @@ SERVICES: tuple[Service, ...] = (
     Service("open-webui", "Open WebUI (chat)", "open-webui", 8080, "WEBUI_PORT", "WEBUI_HOSTNAME", "/health",
             note="admin login: `python start.py accounts`"),
     # /healthz/readiness answers ~4.5 s before the REST API is mounted (n8n abstract-server.js:154 vs 198):
-    # the editor's own settings call is the probe.
-    Service("n8n", "n8n (workflows)", "n8n", 5678, "N8N_PORT", "N8N_HOSTNAME", "/rest/settings", "versionCli",
+    # the editor's own settings call is the probe. Without a login it answers the public settings
+    # (n8n dist/server.js:405, services/frontend.service.js:522-525): settingsMode, no versionCli.
+    Service("n8n", "n8n (workflows)", "n8n", 5678, "N8N_PORT", "N8N_HOSTNAME", "/rest/settings", "settingsMode",
             note="owner login: `python start.py accounts`"),
     Service("n8n-runners", "n8n task runners", "n8n-runners"),
     Service("searxng", "SearXNG (search)", "searxng", 8080, "SEARXNG_PORT", "SEARXNG_HOSTNAME", "/healthz",

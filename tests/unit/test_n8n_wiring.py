@@ -76,7 +76,7 @@ def test_code_nodes_run_in_an_isolated_runners_container(project):
 def test_n8n_is_ready_only_when_its_rest_api_answers(project):
     health = " ".join(_render(project)["services"]["n8n"]["healthcheck"]["test"])
     assert "http://127.0.0.1:5678/rest/settings" in health and "localhost" not in health
-    assert BY_NAME["n8n"].probe_path == "/rest/settings" and BY_NAME["n8n"].probe_expect == "versionCli"
+    assert BY_NAME["n8n"].probe_path == "/rest/settings" and BY_NAME["n8n"].probe_expect == "settingsMode"
 
 
 def test_the_owner_comes_from_the_environment_before_anyone_can_visit(project):
