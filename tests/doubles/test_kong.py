@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from stack import services
 from tests.doubles.harness import api_key, free_port, run_cli
 
 SECRET = "test-jwt-secret-with-at-least-32-characters"
@@ -251,11 +252,15 @@ def test_plugins_must_be_enabled_and_installed(tmp_path):
     assert bundled.returncode == 0, bundled.stderr
 
 
+# The services' addresses as the render context gives them to the template (from the records).
+INTERNAL_URLS = {s.name: s.internal_url for s in services.SERVICES if s.port}
+
+
 def test_the_products_kong_template_parses(tmp_path):
     jinja2 = pytest.importorskip("jinja2")
     template = Path(__file__).resolve().parents[2] / "templates" / "supabase" / "kong.yml"
     for full in (False, True):
-        text = jinja2.Template(template.read_text()).render(full=full)
+        text = jinja2.Template(template.read_text()).render(full=full, internal=INTERNAL_URLS)
         config = substitute(text, KEYS)
         result = run_kong("config", "parse", str(tmp_path / "kong.yml"),
                           env=_env(tmp_path, config, free_port()), home=tmp_path)
@@ -268,7 +273,7 @@ def _product_gateway(spawn, tmp_path: Path, upstream: int, full: bool):
 
     jinja2 = pytest.importorskip("jinja2")
     template = Path(__file__).resolve().parents[2] / "templates" / "supabase" / "kong.yml"
-    text = jinja2.Template(template.read_text()).render(full=full)
+    text = jinja2.Template(template.read_text()).render(full=full, internal=INTERNAL_URLS)
     text = re.sub(r"http://[a-z.-]+:\d+", f"http://127.0.0.1:{upstream}", substitute(text, KEYS))
     port = free_port()
     return spawn("supabase-kong", "docker-start", env=_env(tmp_path, text, port), port=port)
