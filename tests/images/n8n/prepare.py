@@ -13,12 +13,14 @@ set (n8n-core 2.41.2, @n8n/task-runner 2.41.2, @n8n/config 2.39.1, ... all 404),
 pins exactly. Each missing package is pinned to the previous patch release (n8n@2.41.1's pins),
 so the `n8n` package itself (CLI, server, migrations) is 2.41.3. The xlsx override DESIGN.md names
 is not needed at 2.41.x: n8n-nodes-base@2.41.2 depends on the registry's `@e965/xlsx` 0.20.3.
-`--ignore-scripts`: no native module is built (sqlite3, isolated-vm); Postgres needs none.
+`--ignore-scripts`: no native module is built (isolated-vm); sqlite3's binding is built apart (below),
+because the Agent node needs it to load.
 A failed step exits 1 with the step named, so the build fails.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -78,6 +80,63 @@ def drop_older(keep: str) -> None:
             subprocess.run(["docker", "image", "rm", old], capture_output=True)
 
 
+# sqlite3's native binding. `--ignore-scripts` builds none, and the Agent node's SQL agent requires
+# sqlite3 when n8n loads the node (@n8n/n8n-nodes-langchain 2.41.1
+# dist/nodes/agents/Agent/agents/SqlAgent/other/handlers/sqlite.js:40, reached from execute.js:14), so
+# without it the starter workflow's Agent node fails to load and its chat webhook is never registered
+# (n8n answers 404 "The requested webhook ... is not registered"). The official image has it built.
+# It is built here on the host, from the npm tarball of the version package-lock.json pins, with
+# node-gyp against this machine's Node headers (/usr/include/node). The binding uses N-API
+# (package.json binary.napi_versions 3 and 6), whose ABI is stable across Node releases, so the Node 24
+# in the image loads what the host's Node builds.
+SQLITE_REPO = "localai-test/n8n-sqlite3"
+SQLITE_NAPI = "6"
+NODE_GYP = "/usr/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js"
+
+
+def sqlite_version() -> str:
+    lock = json.loads((HERE / "package-lock.json").read_text())
+    return lock["packages"]["node_modules/sqlite3"]["version"]
+
+
+def sqlite_tag() -> str:
+    recipe = f"sqlite3@{sqlite_version()} napi {SQLITE_NAPI} node-gyp --nodedir=/usr"
+    return f"{SQLITE_REPO}:{hashlib.sha256(recipe.encode()).hexdigest()[:12]}"
+
+
+def build_sqlite(target: str) -> int:
+    """npm pack sqlite3, node-gyp rebuild, import build/Release/node_sqlite3.node at its place."""
+    with tempfile.TemporaryDirectory(prefix="localai-sqlite3-", dir="/var/tmp") as tmp:
+        steps = [
+            ("npm pack sqlite3", ["npm", "pack", f"sqlite3@{sqlite_version()}", "--silent"], tmp),
+            ("unpack sqlite3", ["tar", "xzf", f"sqlite3-{sqlite_version()}.tgz"], tmp),
+            ("npm install of sqlite3's build dependencies",
+             ["npm", "install", "--ignore-scripts", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"],
+             f"{tmp}/package"),
+            ("node-gyp rebuild of sqlite3",
+             ["node", NODE_GYP, "rebuild", "--nodedir=/usr", f"--napi_build_version={SQLITE_NAPI}", "-j", "2"],
+             f"{tmp}/package"),
+        ]
+        for step, argv, cwd in steps:
+            try:
+                result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
+            except FileNotFoundError as exc:
+                return fail(step, str(exc))
+            if result.returncode != 0:
+                return fail(step, result.stdout + result.stderr)
+        root = Path(tmp) / "root/usr/local/lib/node_modules/sqlite3/build/Release"
+        root.mkdir(parents=True)
+        shutil.copy2(Path(tmp) / "package/build/Release/node_sqlite3.node", root / "node_sqlite3.node")
+        tar = subprocess.Popen(["tar", "--numeric-owner", "--owner=0", "--group=0", "-C", f"{tmp}/root", "-c", "usr"],
+                               stdout=subprocess.PIPE)
+        assert tar.stdout is not None
+        imported = subprocess.run(["docker", "import", "-", target], stdin=tar.stdout, capture_output=True, text=True)
+        tar.stdout.close()
+        if tar.wait() != 0 or imported.returncode != 0:
+            return fail("docker import of the sqlite3 binding", imported.stderr)
+    return 0
+
+
 def main() -> int:
     target = tag()
     if subprocess.run(["docker", "image", "inspect", target], capture_output=True).returncode != 0:
@@ -85,7 +144,13 @@ def main() -> int:
         if code:
             return code
     drop_older(target)
+    sqlite = sqlite_tag()
+    if subprocess.run(["docker", "image", "inspect", sqlite], capture_output=True).returncode != 0:
+        code = build_sqlite(sqlite)
+        if code:
+            return code
     print(f"N8N_APP_IMAGE={target}")
+    print(f"N8N_SQLITE_IMAGE={sqlite}")
     return 0
 
 
