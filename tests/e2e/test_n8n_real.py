@@ -37,11 +37,16 @@ def stack(tmp_path_factory):
 
 
 def _login(stack) -> requests.Session:
+    """Sign in once per stack: n8n allows 5 sign-ins a minute per email (2.41.3
+    dist/controllers/auth.controller.js:190-194), counting the stack's own activation sign-in."""
+    if getattr(stack, "n8n_session", None) is not None:
+        return stack.n8n_session
     env = n8nlib.env(stack)
     session = requests.Session()
     login = session.post(f"{BASE}/rest/login", timeout=10,
                          json={"emailOrLdapLoginId": env["N8N_OWNER_EMAIL"], "password": env["N8N_OWNER_PASSWORD"]})
     assert login.status_code == 200, login.text
+    stack.n8n_session = session
     return session
 
 

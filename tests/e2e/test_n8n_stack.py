@@ -30,11 +30,17 @@ def _env(stack) -> dict[str, str]:
 
 
 def _session(stack) -> requests.Session:
+    """One signed-in session per stack: the real n8n allows 5 sign-ins a minute per email and answers
+    429 "Too many requests" beyond (n8n 2.41.3 dist/controllers/auth.controller.js:190-194,
+    keyedRateLimit on emailOrLdapLoginId), so the tests sign in once, as a user's browser does."""
+    if getattr(stack, "n8n_session", None) is not None:
+        return stack.n8n_session
     env = _env(stack)
     session = requests.Session()
     login = session.post(f"http://127.0.0.1:{PORT}/rest/login", timeout=10,
                          json={"emailOrLdapLoginId": env["N8N_OWNER_EMAIL"], "password": env["N8N_OWNER_PASSWORD"]})
     assert login.status_code == 200, login.text
+    stack.n8n_session = session
     return session
 
 
