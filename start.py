@@ -10,6 +10,9 @@ from stack.bootstrap import ensure_venv
 
 if __name__ == "__main__":
     ensure_venv()
-    from stack.cli.main import main
+    try:
+        from stack.cli.main import main
+    except KeyboardInterrupt:  # Ctrl-C while the CLI is still loading: nothing has started yet
+        raise SystemExit(130) from None
 
     main()
