@@ -112,9 +112,15 @@ def _new_chat(admin: dict[str, str]) -> str:
 
 
 def _ask(admin: dict[str, str], chat: str, history: list[dict[str, str]], text: str) -> str:
+    # A turn in a saved chat names its user message and the reply's id, as the web UI sends them; Open
+    # WebUI 0.12.4 answers 409 without them (main.py:1265-1277 -> models/chats.py:1266-1268).
+    parent = history[-1].get("id") if history else None
+    user_message = {"id": str(uuid.uuid4()), "role": "user", "content": text, "parentId": parent}
     history.append({"role": "user", "content": text})
     answer = requests.post(f"{BASE}/api/chat/completions", headers=admin, timeout=300,
-                           json={"model": "n8n_agent", "chat_id": chat, "stream": False, "messages": history})
+                           json={"model": "n8n_agent", "chat_id": chat, "stream": False, "messages":
+                                 [{"role": m["role"], "content": m["content"]} for m in history],
+                                 "id": str(uuid.uuid4()), "user_message": user_message})
     assert answer.status_code == 200, answer.text
     content = answer.json()["choices"][0]["message"]["content"]
     history.append({"role": "assistant", "content": content})
