@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from stack.cli import data, models, stack_cmds
+from stack.cli import data, images, models, stack_cmds
 from stack.cli.options import stack_options
 from stack.errors import ConfigError, StackError
 
@@ -25,7 +25,7 @@ def cli(ctx: click.Context, profile: str | None, environment: str | None) -> Non
 
 for command in (stack_cmds.render, stack_cmds.up, stack_cmds.down, stack_cmds.accounts, stack_cmds.status,
                 stack_cmds.logs, stack_cmds.restart, stack_cmds.doctor, models.models, data.backup, data.restore,
-                data.update, data.secrets_group, data.supabase_group):
+                data.update, data.secrets_group, data.supabase_group, images.images):
     cli.add_command(command)
 
 

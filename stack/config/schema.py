@@ -22,7 +22,7 @@ class Setting:
     default: str
     group: str
     doc: str
-    kind: str = "str"  # str|int|port|bool|choice|email|hostname|image|secret|url|models|name|list
+    kind: str = "str"  # str|int|port|bool|choice|email|hostname|image|registry|secret|url|models|name|list
     choices: tuple[str, ...] = ()
     secret: Secret | None = None  # how a secret is made, checked and rotated (stack/config/generators.py)
     optional: bool = True
@@ -200,6 +200,12 @@ SETTINGS: tuple[Setting, ...] = (
        "Generated.", "secret",
        secret=Secret(Hex(32), min_length=16, rotation=Rotatable("no visible effect"))),
     # -- images ----------------------------------------------------------------------------
+    _s("IMAGE_REGISTRY", "", "Images (pinned; override for a mirror or an air-gapped registry)",
+       "One registry mirror for every image, host[:port][/prefix]. Blank = each image from its own registry. "
+       "Set, every image (pinned or overridden below) is pulled as <IMAGE_REGISTRY>/<its registry>/<repository>"
+       ":<tag>, Docker Hub as docker.io (official images docker.io/library/NAME), e.g. reg:5000/mirror/docker.io/"
+       "library/caddy:2.11.9-alpine; an image already under IMAGE_REGISTRY is used as written. "
+       "`start.py images push` fills such a mirror.", "registry"),
     *(
         _s(key, ref, "Images (pinned; override for a mirror or an air-gapped registry)",
            f"Image for {key.removesuffix('_IMAGE').lower().replace('_', ' ')}.", "image", optional=False)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from stack.config.envfile import EnvFile
 from stack.config.images import image_problem
+from stack.config.mirror import mirror_ref, registry_problem
 from stack.config.schema import BY_KEY, SETTINGS, Setting, example_text
 from stack.errors import ConfigError
 
@@ -60,6 +61,11 @@ class Settings:
     @property
     def models(self) -> list[str]:
         return [m.strip() for m in self.values["OLLAMA_MODELS"].split(",") if m.strip()]
+
+    def image(self, key: str) -> str:
+        """The image reference the stack runs for the *_IMAGE setting `key`: its value, through
+        IMAGE_REGISTRY when that is set (stack/config/mirror.py)."""
+        return mirror_ref(self.values.get("IMAGE_REGISTRY", ""), self.values[key])
 
     @property
     def env_path(self) -> Path:
@@ -123,6 +129,10 @@ def _validate(setting: Setting, value: str) -> str:
             raise ConfigError(f"{key}: '{_show(value)}' is not an http(s) URL")
     elif kind == "image":
         problem = image_problem(value)
+        if problem:
+            raise ConfigError(f"{key}: '{_show(value)}' {problem}")
+    elif kind == "registry":
+        problem = registry_problem(value)
         if problem:
             raise ConfigError(f"{key}: '{_show(value)}' {problem}")
     elif kind == "name":

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,3 +109,38 @@ def relay(argv: list[str], keep: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         proc.terminate()
     return proc.wait()
+
+
+def feed(argv: list[str], source: BinaryIO, size: int, chunk: int = 1 << 20) -> Result:
+    """Run argv with exactly `size` bytes of `source` (from where it stands) as its stdin: one member
+    of an archive streamed to `docker load` without copying it out first. Output goes to a
+    temporary file, so a chatty program can never block on a full pipe."""
+    with tempfile.TemporaryFile() as out:
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT)
+        except FileNotFoundError as exc:
+            raise not_found(argv, DOCKER_HINT if argv[0] == "docker" else "") from exc
+        assert proc.stdin is not None
+        remaining = size
+        try:
+            while remaining > 0:
+                data = source.read(min(chunk, remaining))
+                if not data:
+                    break
+                proc.stdin.write(data)
+                remaining -= len(data)
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass  # the program stopped reading: its exit code and output say why
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        code = proc.wait()
+        out.seek(0)
+        text = out.read().decode(errors="replace")
+    if code != 0:
+        raise failure(argv, code, text)
+    if remaining:
+        raise failure(argv, 1, f"the input ended {remaining} bytes early")
+    return Result(argv, code, text, "")

@@ -183,7 +183,7 @@ def restore(path: Path, settings: Settings, compose: Compose, running_ok: bool,
             with member.open("rb") as handle:
                 try:
                     runner.pipe(["docker", "run", "--rm", "-i", "--user", "0", "--entrypoint", "tar",
-                                 "-v", f"{compose.volume_name(volume)}:/target", settings["SUPABASE_DB_IMAGE"],
+                                 "-v", f"{compose.volume_name(volume)}:/target", settings.image("SUPABASE_DB_IMAGE"),
                                  "-C", "/target", "--numeric-owner", "-xpf", "-"], stdin=handle)
                 except CommandFailed as exc:
                     raise StackError(f"restoring volume {volume} failed", stderr=exc.stderr) from exc

@@ -66,7 +66,7 @@ def recorded_db_image(settings: Settings) -> str | None:
 
 def record(settings: Settings) -> None:
     data = {"project": settings.project, "database": {k: fingerprint(settings[k]) for k in IN_DATABASE},
-            "db_image": settings["SUPABASE_DB_IMAGE"]}
+            "db_image": settings.image("SUPABASE_DB_IMAGE")}
     text = json.dumps(data, indent=2, sort_keys=True) + "\n"
     if not _path(settings).exists() or _path(settings).read_text() != text:
         write_atomic(_path(settings), text, mode=0o600)

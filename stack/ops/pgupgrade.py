@@ -132,7 +132,7 @@ def _volume_space(volume: str, image: str) -> tuple[int, int]:
 def plan(settings: Settings, recorded_image: str | None, work_root: Path) -> Plan | None:
     """None when the volume is absent, empty or already on the new image's major version; a Plan
     when it must move; a StackError (one line, nothing changed) when it cannot."""
-    new_image = settings["SUPABASE_DB_IMAGE"]
+    new_image = settings.image("SUPABASE_DB_IMAGE")
     project = settings.project
     data_volume = f"{project}_{DATA_KEY}"
     if not image_present(new_image):
@@ -175,7 +175,7 @@ def plan(settings: Settings, recorded_image: str | None, work_root: Path) -> Pla
 
 def check_major(settings: Settings) -> None:
     """Before `up` starts anything: a data volume the image cannot open is refused, with the way out."""
-    image = settings["SUPABASE_DB_IMAGE"]
+    image = settings.image("SUPABASE_DB_IMAGE")
     try:
         have = volume_major(f"{settings.project}_{DATA_KEY}", image)
     except StackError:

@@ -35,7 +35,7 @@ def pull_failure(settings: Settings, missing: list[str], output: list[str]) -> s
         return "pulling the images failed"
     keys: dict[str, list[str]] = {}
     for key in DEFAULT_IMAGES:  # the image settings, by the table that declares them
-        keys.setdefault(settings[key], []).append(key)
+        keys.setdefault(settings.image(key), []).append(key)
     named = ", ".join(f"{ref} ({'/'.join(keys[ref])})" if ref in keys else ref for ref in missing)
     reasons = [line for line in output if missing[0] in line and "rror" in line]
     reason = reasons[-1].strip().removeprefix("Error response from daemon: ") if reasons else ""

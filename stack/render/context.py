@@ -12,6 +12,7 @@ from typing import Any
 import jinja2
 
 from stack import services
+from stack.config.images import DEFAULT_IMAGES
 from stack.config.schema import SECRET_KEYS
 from stack.config.settings import Settings
 from stack.doctor.advice import context_choice
@@ -87,6 +88,7 @@ def context(settings: Settings, probe: Any = None) -> dict[str, Any]:
     """Everything templates may use. Secret values are deliberately absent."""
     services.check_settings(settings)
     env = {k: v for k, v in settings.values.items() if k not in SECRET_KEYS}
+    env.update({key: settings.image(key) for key in DEFAULT_IMAGES})  # through IMAGE_REGISTRY, if set
     enabled = services.enabled_services(settings)
     urls = {s.name: s.user_url(settings) for s in services.SERVICES}
     internal = {s.name: s.internal_url for s in services.SERVICES if s.port}
