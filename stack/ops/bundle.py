@@ -159,15 +159,15 @@ def mismatch(manifest: dict[str, Any], expected: dict[str, Any]) -> str | None:
     """Why a bundle's manifest is not for this configuration, or None when it is."""
     for key, label in (("profile", "PROFILE"), ("supabase_services", "SUPABASE_SERVICES")):
         if manifest.get(key) != expected[key]:
-            return (f"the bundle is for {label}={manifest.get(key)}, this .env has {label}={expected[key]} "
+            return (f"the bundle is for {label}={manifest.get(key)}, not {label}={expected[key]} "
                     f"(save a bundle with {label}={expected[key]})")
     pins, want = manifest.get("pins"), expected["pins"]
     if not isinstance(pins, dict):
         return "the manifest lists no pins: not an image bundle of this stack"
     for key, ref in want.items():
         if pins.get(key) != ref:
-            return (f"the bundle pins {key}={pins.get(key) or '(none)'}, this .env pins {ref} "
-                    "(save a bundle with the same pins)")
+            return (f"the bundle pins {key}={pins.get(key) or '(none)'}, not {ref} "
+                    "(save a bundle with the pins of this .env)")
     extra = sorted(set(pins) - set(want))
     if extra:
         return f"the bundle pins {extra[0]}, which this configuration does not run"

@@ -1,12 +1,7 @@
 """`up` and `update` against a real container registry, so Compose's pull path runs for real.
 
-The registry is the CNCF distribution registry, Debian's `docker-registry` 2.8.2 (installed by
-tests/setup_machine.sh), started here on 127.0.0.1 with its own config file; the package's service
-is never used. Keys of that file: distribution/distribution v2.8.2 docs/configuration.md (`log.
-accesslog.disabled` :70, `storage.filesystem.rootdirectory` :94, `storage.delete` :155, `http.addr`
-:216). The Docker Engine talks plain HTTP to it because it treats 127.0.0.0/8 as an insecure
-registry by default (moby registry/config.go, LoadInsecureRegistries appends "127.0.0.0/8"; `docker
-info` shows it in RegistryConfig.InsecureRegistryCIDRs on engine 20.10.24): the fixture checks that.
+The registry (Debian's `docker-registry` on 127.0.0.1, and the facts it relies on) is started by
+tests/e2e/registry.py, shared with test_airgap.
 
 A few small images (the Ollama and SearXNG doubles, the Caddy image) are served from the registry,
 each with one layer of its own (1 MiB of random bytes) so a pull really downloads something; the
@@ -19,13 +14,8 @@ Measured here: about 100 s for the module (the first push uploads the shared bas
 """
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import socket
 import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,12 +24,12 @@ import pytest
 
 from tests.conftest import append_env
 from tests.e2e.conftest import PRIVATE_PORTS, UP_TIMEOUT, Stack, assert_ok, containers, docker, image, make_stack
+from tests.e2e.registry import serving
 
 # setting -> (test image under tests/images/, compose service)
 SERVED = {"OLLAMA_IMAGE": ("ollama", "ollama"), "SEARXNG_IMAGE": ("searxng", "searxng"),
           "CADDY_IMAGE": ("caddy", "caddy")}
 LAYER_BYTES = 1 << 20
-READY_SECONDS = 20
 
 
 @dataclass
@@ -78,57 +68,15 @@ def present(ref: str) -> bool:
     return docker("image", "inspect", ref, check=False).returncode == 0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_answers(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + READY_SECONDS
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"docker-registry exited ({proc.returncode}): {log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    pytest.fail(f"docker-registry did not answer {url} within {READY_SECONDS}s: {log.read_text()[-2000:]}")
-
-
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    binary = shutil.which("docker-registry")
-    if not binary:
-        pytest.fail("docker-registry is not installed: run tests/setup_machine.sh")
-    cidrs = json.loads(docker("info", "--format", "{{json .RegistryConfig.InsecureRegistryCIDRs}}").stdout)
-    assert "127.0.0.0/8" in cidrs, f"the engine does not allow plain HTTP to 127.0.0.1 registries: {cidrs}"
     workdir = tmp_path_factory.mktemp("registry")
-    port = free_port()
-    config = workdir / "config.yml"
-    config.write_text(
-        "version: 0.1\n"
-        "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {workdir / 'data'}\n  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n")
-    log = workdir / "registry.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([binary, "serve", str(config)], stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-    reg = Registry(host=f"127.0.0.1:{port}", workdir=workdir)
-    try:
-        wait_answers(f"http://{reg.host}/v2/", proc, log)
-        yield reg
-    finally:
-        reg.remove_local()
-        proc.terminate()
+    with serving(workdir) as server:
+        reg = Registry(host=server.host, workdir=workdir)
         try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
+            yield reg
+        finally:
+            reg.remove_local()
 
 
 @pytest.fixture(scope="module")
