@@ -97,7 +97,7 @@ def _members(path: Path) -> list[tarfile.TarInfo]:
         raise BundleRefused(f"{path}: no such file") from exc
     except (tarfile.TarError, EOFError, OSError) as exc:
         if found:  # its first header was read: the file ends too early
-            raise _refuse(path, f"the bundle is truncated (it ends inside {found[-1].name}; copy it again)") from exc
+            raise _refuse(path, "the bundle is truncated (copy it again)") from exc
         raise _refuse(path, "not an image bundle (not a tar file)") from exc
     names = [info.name for info in found]
     if names != list(MEMBERS[:len(names)]) or any(not info.isfile() for info in found):
