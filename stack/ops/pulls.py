@@ -25,8 +25,8 @@ def ensure_images(settings: Settings, engine: Engine, ui: Ui) -> None:
         missing = [ref for ref in images
                    if runner.run(["docker", "image", "inspect", ref], check=False, timeout=60).returncode != 0]
         raise StackError(pull_failure(settings, missing, output),
-                         hint="check the tag and the network, or point the *_IMAGE settings in .env at a registry "
-                              "mirror you can reach")
+                         hint="check the tag and the network, or set IMAGE_REGISTRY in .env to a registry mirror "
+                              "you can reach (`start.py images push` fills one; `images load` brings a bundle)")
 
 
 def pull_failure(settings: Settings, missing: list[str], output: list[str]) -> str:
