@@ -17,7 +17,9 @@ from stack.config.mirror import mirror_ref, registry_problem, split_reference
 from stack.config.schema import PROFILES
 from stack.config.settings import build
 from stack.errors import ConfigError
+from stack.ops import dbstate
 from stack.ops.images import needed
+from stack.ops.pulls import pull_failure
 from stack.render.files import COMPOSE_FILE, render_files
 from tests.conftest import REPO
 
@@ -91,3 +93,15 @@ def test_every_rendered_image_is_a_mirror_ref_and_needed_lists_exactly_them(tmp_
     assert all(ref.startswith(REG + "/") for ref in rendered), rendered
     assert {item.ref for item in needed(settings)} == rendered
     assert all(item.ref == mirror_ref(REG, DEFAULT_IMAGES[item.key]) for item in needed(settings))
+
+
+def test_a_failed_pull_of_a_mirror_ref_names_its_setting(tmp_path):
+    settings = build(tmp_path, {"IMAGE_REGISTRY": REG}, {})
+    ref = settings.image("CADDY_IMAGE")
+    assert pull_failure(settings, [ref], []) == f"could not pull {ref} (CADDY_IMAGE)"
+
+
+def test_the_database_image_recorded_is_the_one_that_ran(tmp_path):
+    settings = build(tmp_path, {"IMAGE_REGISTRY": REG}, {})
+    dbstate.record(settings)
+    assert dbstate.recorded_db_image(settings) == f"{REG}/docker.io/{DEFAULT_IMAGES['SUPABASE_DB_IMAGE']}"
