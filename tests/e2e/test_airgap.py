@@ -21,6 +21,7 @@ Facts relied on, each seen here on Docker Engine 20.10.24 with Compose 2.40.3 un
 from __future__ import annotations
 
 import secrets
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -69,6 +70,7 @@ def mirror(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, s
         finally:
             for key in IMAGES:
                 docker("image", "rm", mirror_ref(registry, image(IMAGES[key])), check=False)
+    shutil.rmtree(workdir / "data", ignore_errors=True)  # GBs of layers
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +84,10 @@ def air(tmp_path_factory: pytest.TempPathFactory, mirror: tuple[Served, str]) ->
 
 
 @pytest.fixture(scope="module")
-def bundle_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("airgap-bundle") / "site.tar"
+def bundle_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    path = tmp_path_factory.mktemp("airgap-bundle") / "site.tar"
+    yield path
+    path.unlink(missing_ok=True)  # several GB
 
 
 def test_push_refuses_a_missing_image_in_one_line_and_pushes_nothing(air, mirror):
