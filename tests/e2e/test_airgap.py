@@ -8,15 +8,18 @@ Configuration: profile cpu with the Ollama double, the core Supabase set, the sh
 mirror prefix 127.0.0.1:<port>/airgap<hex>/ and removed at the end).
 
 Facts relied on, each seen here on Docker Engine 20.10.24 with Compose 2.40.3 unless cited:
-- `docker push` of a tag whose layers the registry lacks uploads them; `docker pull` of a mirror ref
-  whose layers this engine already has answers "Already exists" per layer (moby distribution/
-  pull_v2.go checks the layer store by the blob's diff id), so the first `up` is fast and still
-  fetches each manifest from the registry: Compose prints `<service> Pulled` for each.
-- `docker image rm <tag>` of an image that has another tag only removes that tag ("Untagged").
-- `docker save` keeps each image's id (the config digest) and `docker load` restores the tags it
-  was saved with (docs.docker.com/reference/cli/docker/image/save, .../load).
-- Compose `pull --policy missing` (what `up` runs when an image is missing) pulls nothing when
-  every image is present, and `up` then prints no "Pulling".
+- `docker push` to 127.0.0.1:<port> speaks plain HTTP (tests/e2e/registry.py says why); the
+  registry's /v2/_catalog lists each pushed repository (distribution v2.8.2 docs/spec/api.md, Listing
+  Repositories).
+- `up` with an image missing runs Compose `pull --policy missing`, which prints `<service> Pulled`
+  for each service it pulled; with every image present `up` pulls nothing and prints no "Pulling"
+  (stack/ops/pulls.py checks with `docker image inspect` first).
+- `docker image rm <tag>` of an image that has another tag only removes that tag ("Untagged"), so
+  removing the mirror tags never touches localai-test/*:dev (asserted below).
+- `docker load` "restores both images and tags" (docker-image-load(1) of docker.io 20.10.21,
+  manpages.ubuntu.com), keeping each image's id: `images load` checks the ids against the manifest.
+- Timings measured here (2 cores, other helpers' stacks running): push of the 15 images 348 s, `up`
+  through the mirror 130 s, save 157 s (bundle 6.6 GB), load 30 s.
 """
 from __future__ import annotations
 
