@@ -220,3 +220,24 @@ def test_manifest_records_the_configuration(made):
     assert manifest["supabase_services"] == "core"
     assert {i["key"] for i in manifest["images"]} == set(manifest["pins"])
     assert REPO.exists()
+
+
+def test_load_tags_each_image_as_this_configuration_runs_it(tmp_path, monkeypatch):
+    """A bundle saved through a mirror loads on a machine without one: each image gets the plain pin too."""
+    saver = _settings(tmp_path, IMAGE_REGISTRY="reg:5000/m")
+    images = _images_tar(tmp_path)
+    target = tmp_path / "site.tar"
+    manifest = _manifest(saver)
+    bundle.write(target, manifest, images, bundle.sha256_file(images)[0])
+    ids = {i["pin"]: i["id"] for i in manifest["images"]}
+    calls: list[list[str]] = []
+
+    def run(argv: list[str], *args: object, **kwargs: object) -> runner.Result:
+        calls.append(argv)
+        return runner.Result(argv, 0, ids.get(argv[-1], "") if "inspect" in argv else "", "")
+
+    monkeypatch.setattr(runner, "run", run)
+    monkeypatch.setattr(runner, "feed", lambda argv, source, size: runner.Result(argv, 0, "", ""))
+    loaded = offline.load(_settings(tmp_path), target, SilentUi())
+    assert loaded == [i["pin"] for i in manifest["images"]]
+    assert ["docker", "tag", "reg:5000/m/docker.io/library/caddy:2.11.9-alpine", "caddy:2.11.9-alpine"] in calls
