@@ -55,3 +55,13 @@ def classify(argv: list[str], stderr: str) -> type[CommandFailed]:
             if words in text:
                 return kind
     return CommandFailed
+
+
+# swarmkit's scheduler reports a task it cannot place on any node as "no suitable node (...)"
+# (moby/swarmkit manager/scheduler/scheduler.go, noSuitableNode).
+UNSCHEDULABLE_TEXT = "no suitable node"
+
+
+def unschedulable(task_error: str) -> bool:
+    """Swarm cannot place the task on any node (constraints, resources, host ports)."""
+    return UNSCHEDULABLE_TEXT in task_error.lower()
