@@ -19,6 +19,7 @@ import yaml
 
 from stack.config.redact import scrub
 from stack.engines import runner, swarm_state
+from stack.engines import swarm_secrets as ss
 from stack.engines.base import ContainerState
 from stack.engines.swarm_stack import DATA_LABEL, StackPlan, translate
 from stack.errors import StackError
@@ -47,6 +48,7 @@ class Swarm:
         self.values = dict(values)
         self.gpu = gpu
         self._programs: dict[str, tuple[list[str], list[str]]] = {}
+        self._plan: StackPlan | None = None
 
     # -- the stack file and its secrets ------------------------------------------------------
     def program_of(self, image: str) -> tuple[list[str], list[str]]:
@@ -150,7 +152,13 @@ class Swarm:
         return state.container_id
 
     def exec_prefix(self, service: str) -> list[str]:
-        return ["docker", "exec", "-i", self._container(service)]
+        """`docker exec` on the service's task here, through the same secrets wrapper as its own
+        program: what runs there sees the environment Compose's `exec` would give it."""
+        if self._plan is None:
+            self._plan = self.plan()
+        exports = self._plan.exports.get(service)
+        inner = ss.wrapper(exports, [], escape=False) if exports else []
+        return ["docker", "exec", "-i", self._container(service), *inner]
 
     def exec(self, service: str, argv: list[str], *, input_text: str | None = None, timeout: float | None = None,
              check: bool = True, env: Mapping[str, str] | None = None) -> runner.Result:

@@ -57,13 +57,13 @@ def _shell_value(value: str) -> str:
     return "".join(parts) or "''"
 
 
-def wrapper(exports: dict[str, str], program: list[str]) -> list[str]:
+def wrapper(exports: dict[str, str], program: list[str], escape: bool = True) -> list[str]:
     """The entrypoint that exports `exports` (VAR -> value with ${KEY}s) from the secret files,
-    then execs `program` (the service's own entrypoint + command). `$` is doubled: `docker stack
-    deploy` interpolates the stack file as Compose does."""
+    then execs `program` (the service's own entrypoint + command). With `escape`, `$` is doubled:
+    `docker stack deploy` interpolates the stack file as Compose does (not so for `docker exec`)."""
     lines = [f"{var}={_shell_value(value)}; export {var}" for var, value in sorted(exports.items())]
     script = "; ".join([*lines, 'exec "$@"'])
-    return ["/bin/sh", "-c", script.replace("$", "$$"), WRAPPER_NAME, *program]
+    return ["/bin/sh", "-c", script.replace("$", "$$") if escape else script, WRAPPER_NAME, *program]
 
 
 def health_test(test: object, moved: dict[str, str]) -> object:

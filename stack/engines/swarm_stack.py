@@ -44,11 +44,16 @@ ProgramOf = Callable[[str], tuple[list[str], list[str]]]
 
 @dataclass
 class StackPlan:
-    """The stack file, the Docker secrets it names (name -> value) and which services got the wrapper."""
+    """The stack file, the Docker secrets it names (name -> value) and what the wrapper exports
+    for each service that got it (service -> VAR -> value with ${KEY}s; `exec` runs through it too)."""
 
     file: dict[str, Any]
     secrets: dict[str, str] = field(default_factory=dict)
-    wrapped: list[str] = field(default_factory=list)
+    exports: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def wrapped(self) -> list[str]:
+        return list(self.exports)
 
 
 def _ports(ports: list[Any]) -> list[dict[str, Any]]:
@@ -138,7 +143,7 @@ def _secrets(name: str, spec: dict[str, Any], stack: str, values: dict[str, str]
     if exports:
         spec["entrypoint"] = ss.wrapper(exports, _program(spec, program_of))
         spec.pop("command", None)
-        plan.wrapped.append(name)
+        plan.exports[name] = exports
     spec["secrets"] = [{"source": key, "target": key} for key in sorted(keys)]
     for key in keys:
         secret = ss.secret_name(stack, key, values.get(key, ""))

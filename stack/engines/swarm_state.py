@@ -14,6 +14,9 @@ from stack.engines import runner
 from stack.engines.base import ContainerState
 
 HEALTH_ORDER = ("unhealthy", "starting", "healthy", "")
+# What makes a task current: the parts of the service's task template a deploy changes. The whole
+# template differs from a task's spec in defaults the daemon fills in (Runtime, StopGracePeriod, ...).
+SPEC_KEYS = ("Image", "Env", "Command", "Args", "Secrets", "Mounts", "Healthcheck", "Labels", "User", "Dir")
 
 
 def _json_lines(text: str) -> list[dict[str, Any]]:
@@ -42,14 +45,37 @@ def _tasks(project: str) -> list[dict[str, Any]]:
     return _json_lines(out)
 
 
+def fingerprint(spec: dict[str, Any]) -> str:
+    container = spec.get("ContainerSpec") or {}
+    return json.dumps({**{key: container.get(key) or None for key in SPEC_KEYS},
+                       "Placement": spec.get("Placement") or None, "ForceUpdate": spec.get("ForceUpdate") or 0},
+                      sort_keys=True)
+
+
+def _task_specs(tasks: list[dict[str, Any]]) -> dict[str, str]:
+    """task id -> fingerprint of its spec, for the tasks that should be running."""
+    ids = [t["ID"] for t in tasks if t.get("DesiredState") == "Running"]
+    if not ids:
+        return {}
+    out = runner.run(["docker", "inspect", "--type", "task", *ids], check=False, timeout=60).stdout
+    found = json.loads(out or "[]")
+    return {t["ID"]: fingerprint(t.get("Spec") or {}) for t in found}
+
+
 def wanted(service: dict[str, Any]) -> int:
     mode = service["Spec"].get("Mode", {})
     return int(mode["Replicated"].get("Replicas", 1)) if "Replicated" in mode else 1
 
 
 def service_state(name: str, want: int, tasks: list[dict[str, Any]], containers: dict[str, dict[str, Any]],
-                  publishers: list[dict[str, object]]) -> ContainerState:
-    """One service's state from its tasks (newest first, as `docker stack ps` lists them)."""
+                  publishers: list[dict[str, object]], stale: set[str] | None = None) -> ContainerState:
+    """One service's state from its tasks (newest first, as `docker stack ps` lists them); `stale`
+    tasks run an older spec than the service's (a deploy not rolled out yet) and do not count."""
+    stale = stale or set()
+    if any(t["ID"] in stale for t in tasks if t.get("DesiredState") == "Running"):
+        tasks = [t for t in tasks if t["ID"] not in stale]
+        if not any(t.get("DesiredState") == "Running" for t in tasks):
+            return ContainerState(name, f"0/{want} running, updating", "", "", publishers)
     live = [t for t in tasks if t.get("DesiredState") == "Running"]
     running, healths, container_id = 0, [], ""
     for task in live:
@@ -75,6 +101,7 @@ def states(project: str) -> dict[str, ContainerState]:
     if not found:
         return {}
     tasks = _tasks(project)
+    specs = _task_specs(tasks)
     containers = _containers(project)
     prefix = f"{project}_"
     result: dict[str, ContainerState] = {}
@@ -85,5 +112,7 @@ def states(project: str) -> dict[str, ContainerState]:
         ports = service.get("Endpoint", {}).get("Ports") or service["Spec"].get("EndpointSpec", {}).get("Ports") or []
         publishers: list[dict[str, object]] = [
             {"PublishedPort": p.get("PublishedPort"), "TargetPort": p.get("TargetPort")} for p in ports]
-        result[name] = service_state(name, wanted(service), mine, containers, publishers)
+        current = fingerprint(service["Spec"].get("TaskTemplate") or {})
+        stale = {task for task, spec in specs.items() if spec != current}
+        result[name] = service_state(name, wanted(service), mine, containers, publishers, stale)
     return result

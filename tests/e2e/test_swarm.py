@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tarfile
 import time
 
 import pytest
@@ -157,6 +158,18 @@ def test_restart_of_one_service_recreates_only_its_tasks(stack):
         time.sleep(1)
     after = running_tasks(stack.project)
     assert sorted(name for name in before if before[name] != after.get(name)) == ["rest"]
+
+
+def test_backup_on_swarm_dumps_the_database_through_the_task(stack, tmp_path):
+    """pg_dumpall runs as supabase_admin inside the db task, through the secrets wrapper (its
+    password is in no container environment)."""
+    result = stack.start("backup", str(tmp_path / "b.tar"), timeout=600)
+    assert_ok(result)
+    with tarfile.open(tmp_path / "b.tar") as archive:
+        dump = archive.extractfile("postgres.sql").read().decode()  # type: ignore[union-attr]
+        names = archive.getnames()
+    assert "swarm_probe" in dump and "kept" in dump
+    assert "volumes/n8n_data.tar" in names
 
 
 def test_a_gpu_placement_no_node_satisfies_is_reported_in_one_line(stack):
