@@ -6,14 +6,18 @@ The task rows are what `docker stack ps --no-trunc --format '{{json .}}'` prints
 from __future__ import annotations
 
 import contextlib
+import inspect
 
 import pytest
 
 from stack.engines.base import ContainerState
+from stack.engines.swarm import Swarm
 from stack.engines.swarm_state import service_state
 from stack.errors import StackError
 from stack.ops import readiness
 from stack.ops.readiness import UpReport, wait_until_ready
+from tests.conftest import run_start
+from tests.unit.test_engine_seam import protocol_methods
 from tests.unit.test_swarm_render import settings
 
 PENDING = {"ID": "t2", "Name": "s_ollama.1", "DesiredState": "Running", "CurrentState": "Pending 3 seconds ago",
@@ -78,3 +82,17 @@ def test_a_task_on_the_old_spec_does_not_count_until_the_update_rolled_out():
     task = {"ID": "t1", "Name": "s_ollama.1", "DesiredState": "Running", "CurrentState": "Running 1 minute ago"}
     state = service_state("ollama", 1, [task], {"t1": container("running", "healthy")}, [], stale={"t1"})
     assert state.state == "0/1 running, updating"
+
+
+def test_swarm_implements_every_engine_operation_with_the_same_parameters():
+    for name, signature in protocol_methods().items():
+        implementation = getattr(Swarm, name, None)
+        assert implementation is not None, f"Swarm lacks {name}"
+        assert list(inspect.signature(implementation).parameters) == list(signature.parameters), name
+
+
+def test_an_unknown_target_is_one_line_and_exit_2(project):
+    result = run_start(project, "render", "--target", "kubernetes")
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert not (project / ".env").exists()
