@@ -87,7 +87,7 @@ def service_state(name: str, want: int, tasks: list[dict[str, Any]], containers:
                 healths.append((container["State"].get("Health") or {}).get("Status", ""))
         elif str(task.get("CurrentState", "")).lower().startswith("running"):
             running += 1  # on another node: Swarm's word for it
-    error = next((str(t.get("Error", "")) for t in [*live, *tasks] if t.get("Error")), "")
+    error = next((str(t["Error"]).strip('"') for t in [*live, *tasks] if t.get("Error")), "")
     health = min(healths, key=HEALTH_ORDER.index) if healths else ""
     if running >= want and want > 0:
         return ContainerState(name, "running", health, container_id, publishers)
