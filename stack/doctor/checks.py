@@ -19,6 +19,7 @@ from stack.doctor.probes import (
     version_tuple,
 )
 from stack.engines.compose import COMPOSE_HINT, MIN_COMPOSE
+from stack.engines.errors import DockerSocketDenied, classify
 from stack.services import ports, published_ports
 
 DISK_WARN_GB, DISK_PROBLEM_GB, RAM_WARN_GB = 20, 5, 8
@@ -38,7 +39,7 @@ def check_docker(probe: SystemProbe) -> list[Finding]:
         engine = Finding(PROBLEM, "Docker", "Docker did not answer within "
                          f"{probe.timeout:.0f}s", "restart Docker Desktop" if mac else "sudo systemctl restart docker")
     elif out.code != 0 or not version:
-        if "permission denied" in (out.stderr + out.stdout).lower():
+        if classify(["docker"], out.stderr + out.stdout) is DockerSocketDenied:
             engine = Finding(PROBLEM, "Docker", "this user may not use the Docker socket",
                              "sudo usermod -aG docker $USER, then log out and back in")
         else:

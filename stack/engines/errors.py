@@ -39,11 +39,17 @@ class NoSuchObject(CommandFailed):
     """Docker has no such container, image, volume or network."""
 
 
+class DockerSocketDenied(CommandFailed):
+    """This user may not open the Docker socket (not in the docker group)."""
+
+
 # Docker's wording of the failures above (moby daemon/network.go "has active endpoints";
-# errdefs not-found errors say "No such container/image/volume/network").
+# errdefs not-found errors say "No such container/image/volume/network"; the docker CLI says "permission
+# denied while trying to connect to the Docker daemon socket", newer ones "... to the docker API").
 DOCKER_TEXT: tuple[tuple[type[CommandFailed], str], ...] = (
     (NetworkInUse, "has active endpoints"),
     (NoSuchObject, "no such "),
+    (DockerSocketDenied, "permission denied while trying to connect to the docker"),
 )
 
 

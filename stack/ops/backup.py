@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from stack.config.envfile import write_atomic
 from stack.config.settings import Settings
 from stack.engines import runner
@@ -197,6 +199,4 @@ def restore(path: Path, settings: Settings, compose: Compose, running_ok: bool,
 
 
 def read_compose(build: Path) -> dict[str, object]:
-    import yaml
-
     return yaml.safe_load(io.StringIO((build / "docker-compose.yml").read_text()))

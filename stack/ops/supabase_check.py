@@ -49,6 +49,8 @@ def _role_for(url: str, key: str, bearer: str | None = None) -> str:
     `bearer` sends another token in Authorization than the apikey Kong checks: PostgREST must
     judge that token on its own signature.
     """
+    # imported here, not at the top: the supabase client takes about 0.4 s to import and only
+    # `supabase check` needs it (no import cycle is involved)
     from postgrest.exceptions import APIError
     from supabase import create_client
 

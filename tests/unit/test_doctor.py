@@ -287,6 +287,11 @@ def test_public_mode_needs_80_and_443_and_asks_ss_when_it_cannot_bind(tmp_path):
     (Output(1, '{"Client":{"Version":"27.3.1"},"Server":null}',
             "Cannot connect to the Docker daemon at unix:///var/run/docker.sock"), "not running", "systemctl start"),
     (Output(1, "", "permission denied while trying to connect to the Docker daemon socket"), "socket", "usermod"),
+    # newer docker CLIs word it "... to the docker API at unix:///var/run/docker.sock" (users' reports of it)
+    (Output(1, "", "permission denied while trying to connect to the Docker API at unix:///var/run/docker.sock"),
+     "socket", "usermod"),
+    # a permission error of another kind is not the socket's
+    (Output(1, "", "open /root/.docker/config.json: permission denied"), "not running", "systemctl start"),
     (Output(124, "", "`docker version` did not finish within 15s"), "did not answer", "restart"),
 ])
 def test_docker_not_answering_is_a_problem_with_a_fix(tmp_path, answer, words, fix):
