@@ -63,8 +63,9 @@ def classify(argv: list[str], stderr: str) -> type[CommandFailed]:
     return CommandFailed
 
 
-# swarmkit's scheduler reports a task it cannot place on any node as "no suitable node (...)"
-# (moby/swarmkit manager/scheduler/scheduler.go, noSuitableNode).
+# Swarm's scheduler reports a task it cannot place on any node as "no suitable node (<why>)", seen on
+# this machine's Engine 20.10.24 in `docker stack ps --no-trunc`: "no suitable node (scheduling
+# constraints not satisfied on 1 node)" (the swarmkit source was not in the code index to cite).
 UNSCHEDULABLE_TEXT = "no suitable node"
 
 

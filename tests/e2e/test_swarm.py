@@ -54,8 +54,9 @@ def stack(swarm, tmp_path_factory):
     finally:
         if (s.root / ".env").exists():
             s.start("down", "--volumes", "--yes", timeout=600)
-        for cid in docker("ps", "-aq", "--filter", f"label=com.docker.stack.namespace={s.project}").stdout.split():
-            docker("rm", "-f", cid, check=False)
+        for label in ("com.docker.stack.namespace", "com.docker.compose.project"):
+            for cid in docker("ps", "-aq", "--filter", f"label={label}={s.project}").stdout.split():
+                docker("rm", "-f", cid, check=False)
         for volume in docker("volume", "ls", "-q", "--filter", f"name={s.project}_").stdout.split():
             docker("volume", "rm", "-f", volume, check=False)
         docker("rmi", UPDATED_TAG, check=False)
@@ -187,3 +188,19 @@ def test_down_keeps_the_volumes_and_removes_services_and_secrets(stack):
     assert docker("secret", "ls", "-q", "--filter", f"label=localai.stack={stack.project}").stdout.split() == []
     volumes = docker("volume", "ls", "-q", "--filter", f"name={stack.project}_").stdout.split()
     assert f"{stack.project}_db_data" in volumes
+
+
+def test_after_leaving_the_swarm_the_same_folder_runs_on_compose_with_the_same_data(stack):
+    """Swarm mode leaves the engine as it was for Compose: the module leaves the swarm here (the
+    fixture's leave is then a no-op) and the same folder comes up on Compose, on the volumes the
+    swarm stack wrote (same names: `<project>_<volume>`)."""
+    docker("swarm", "leave", "--force")
+    assert swarm_state() == "inactive"
+    result = stack.start("up", "--target", "compose", "--profile", "cpu", "--no-pull", "--timeout", UP_TIMEOUT,
+                         timeout=int(UP_TIMEOUT) + 300)
+    assert_ok(result)
+    assert "TARGET=compose" in (stack.root / ".env").read_text().splitlines()
+    cid = docker("ps", "-q", "--filter", f"label=com.docker.compose.project={stack.project}",
+                 "--filter", "label=com.docker.compose.service=db").stdout.split()[0]
+    out = docker("exec", cid, "psql", "-U", "postgres", "-tAc", "select v from swarm_probe").stdout.strip()
+    assert out == "kept"
