@@ -9,6 +9,10 @@ and ALWAYS leaves the swarm afterwards (finally), removing what it made: the oth
 Compose on the same engine. Smallest honest configuration: PROFILE=cpu with the Ollama double,
 SUPABASE_SERVICES=core, the local localai-test/*:dev images (`docker stack deploy --resolve-image
 never`), host ports 42901-42907, stack names lase2eswarm*.
+
+Measured on the 2-core test machine, 2026-12-02, while other suites ran on the same engine (load
+15-25): the whole module 745 s (first `up` 138-374 s, mostly n8n's and Open WebUI's first start);
+`-k "deploys or second_up or after_leaving"` 523 s.
 """
 from __future__ import annotations
 
