@@ -14,7 +14,7 @@ from stack.errors import ConfigError, StackError
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @stack_options
 @click.pass_context
-def cli(ctx: click.Context, profile: str | None, environment: str | None) -> None:
+def cli(ctx: click.Context, profile: str | None, environment: str | None, target: str | None) -> None:
     """Local AI Stack: Ollama, Open WebUI, n8n, Supabase and SearXNG behind Caddy, on your machine.
 
     With no command, brings the stack up (same as `up`).

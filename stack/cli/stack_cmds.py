@@ -26,10 +26,11 @@ from stack.services import check_settings
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
               help="Directory to write (default: build/).")
 @click.pass_context
-def render(ctx: click.Context, profile: str | None, environment: str | None, output: Path | None) -> None:
+def render(ctx: click.Context, profile: str | None, environment: str | None, output: Path | None,
+           target: str | None = None) -> None:
     """Write docker-compose.yml, Caddyfile and service configs without starting anything."""
     out = output or build_dir(ROOT)
-    result = render_stack(ROOT, overrides(ctx, profile, environment), out)
+    result = render_stack(ROOT, overrides(ctx, profile, environment, target), out)
     click.echo(f"Rendered {result.settings.profile}/{result.settings.environment} into {out} "
                f"({len(result.changed)} file(s) changed).")
 
@@ -41,9 +42,9 @@ def render(ctx: click.Context, profile: str | None, environment: str | None, out
 @click.option("--no-pull", is_flag=True, help="Do not pull the OLLAMA_MODELS after start.")
 @click.pass_context
 def up(ctx: click.Context, profile: str | None = None, environment: str | None = None,
-       timeout: int = 900, no_pull: bool = False) -> None:
+       timeout: int = 900, no_pull: bool = False, target: str | None = None) -> None:
     """Render, start every service, wait until each is really ready, pull models, print where to click."""
-    do_up(ROOT, overrides(ctx, profile, environment), ConsoleUi(), timeout=timeout, pull_models=not no_pull)
+    do_up(ROOT, overrides(ctx, profile, environment, target), ConsoleUi(), timeout=timeout, pull_models=not no_pull)
 
 
 @click.command()
@@ -94,10 +95,10 @@ def restart(service: str | None) -> None:
 @click.command()
 @stack_options
 @click.pass_context
-def doctor(ctx: click.Context, profile: str | None, environment: str | None) -> None:
+def doctor(ctx: click.Context, profile: str | None, environment: str | None, target: str | None = None) -> None:
     """Check Docker, Compose, disk, RAM, ports and GPU; say which models fit. Exit 1 on a problem."""
     probe = SystemProbe()
-    chosen = overrides(ctx, profile, environment)
+    chosen = overrides(ctx, profile, environment, target)
     settings = prepare(ROOT, chosen, suggest_models=lambda: suggested_models(probe)).settings
     check_settings(settings)
     findings = run_checks(settings, probe)

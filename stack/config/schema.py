@@ -13,6 +13,7 @@ from stack.config.images import DEFAULT_IMAGES
 
 PROFILES = ("cpu", "gpu-nvidia", "gpu-amd", "none")
 ENVIRONMENTS = ("private", "public")
+TARGETS = ("compose", "swarm")
 KV_CACHE_TYPES = ("f16", "q8_0", "q4_0")
 
 
@@ -44,6 +45,10 @@ SETTINGS: tuple[Setting, ...] = (
        "private = every port on 127.0.0.1 only; public = only Caddy on 80/443 with HTTPS for your "
        "domains. start.py --environment remembers the last choice here.", "choice",
        choices=ENVIRONMENTS, optional=False),
+    _s("TARGET", "compose", "General",
+       "What runs the stack: compose (Docker Compose, this machine) | swarm (docker stack deploy on a "
+       "swarm manager; label the data node `localai.data=true`, GPU nodes `localai.gpu=true`, README). "
+       "start.py --target remembers the last choice here.", "choice", choices=TARGETS, optional=False),
     _s("TIMEZONE", "UTC", "General", "Timezone for n8n schedules and logs (e.g. Europe/Berlin)."),
     # -- public mode ------------------------------------------------------------------------
     _s("LETSENCRYPT_EMAIL", "", "Public mode (Caddy)",

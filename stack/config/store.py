@@ -21,7 +21,7 @@ from stack.config.secrets import check_existing, fill_missing
 from stack.config.settings import Settings, build, read_env
 from stack.errors import ConfigError
 
-REMEMBERED = ("PROFILE", "ENVIRONMENT")
+REMEMBERED = ("PROFILE", "ENVIRONMENT", "TARGET")
 APPLIED_FILE = ".localai-applied.json"
 CHANGED = ".env changed since the last `start.py` run"
 NO_STACK = "no .env here: the stack was never started from this folder (run `python start.py`)"

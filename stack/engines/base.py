@@ -1,5 +1,5 @@
 """The engine seam: what the control plane asks of a container engine. Compose is the first
-implementation (stack.engines.compose); a Swarm target (issue 9) is a second one of this shape.
+implementation (stack.engines.compose); stack.engines.swarm (issue 11) is the second.
 
 Callers name a service and the program to run in it; how that becomes `docker compose exec -T`
 (or `docker exec` on a task) is the engine's business, never theirs.
@@ -21,6 +21,7 @@ class ContainerState:
     health: str     # healthy | unhealthy | starting | "" (no healthcheck)
     container_id: str
     publishers: list[dict[str, object]]
+    error: str = ""  # why the engine has not run it (Swarm: the task's error, e.g. "no suitable node")
 
 
 class Engine(Protocol):

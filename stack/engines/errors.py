@@ -61,3 +61,14 @@ def classify(argv: list[str], stderr: str) -> type[CommandFailed]:
             if words in text:
                 return kind
     return CommandFailed
+
+
+# Swarm's scheduler reports a task it cannot place on any node as "no suitable node (<why>)", seen on
+# this machine's Engine 20.10.24 in `docker stack ps --no-trunc`: "no suitable node (scheduling
+# constraints not satisfied on 1 node)" (the swarmkit source was not in the code index to cite).
+UNSCHEDULABLE_TEXT = "no suitable node"
+
+
+def unschedulable(task_error: str) -> bool:
+    """Swarm cannot place the task on any node (constraints, resources, host ports)."""
+    return UNSCHEDULABLE_TEXT in task_error.lower()

@@ -34,6 +34,12 @@ def down(root: Path, ui: Ui, volumes: bool = False, quiet: bool = False) -> None
     project whose containers came from the same compose file (PROJECT_NAME edited since)."""
     settings = applied_settings(root, ui)
     compose_file = build_dir(root) / COMPOSE_FILE
+    if settings["TARGET"] != "compose":
+        compose_for(settings).down(volumes=volumes)
+        if not quiet:
+            ui.say(f"Stack {settings.project} stopped." + (" All data volumes deleted." if volumes else
+                                                           " Data volumes kept."))
+        return
     projects = [settings.project] if rendered(settings) else []
     projects += [p for p in projects_from(compose_file) if p not in projects]
     for project in projects:

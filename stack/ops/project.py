@@ -10,7 +10,9 @@ from stack.config.store import APPLIED_FILE, applied, applied_record, prepare
 from stack.doctor.advice import suggested_models
 from stack.doctor.probes import SystemProbe
 from stack.engines import runner
+from stack.engines.base import Engine
 from stack.engines.compose import Compose
+from stack.engines.swarm import Swarm
 from stack.errors import ConfigError
 from stack.ops.events import Ui
 from stack.paths import BUILD_DIR_NAME
@@ -43,8 +45,12 @@ def render_stack(root: Path, overrides: dict[str, str], out: Path | None = None)
     return RenderResult(prepared.settings, changed, env_written)
 
 
-def compose_for(settings: Settings) -> Compose:
-    return Compose(settings.project, build_dir(settings.root) / COMPOSE_FILE, settings.env_path)
+def compose_for(settings: Settings) -> Engine:
+    """The engine TARGET names, for this folder's rendered stack (adding a target: one module + a line here)."""
+    compose_file = build_dir(settings.root) / COMPOSE_FILE
+    if settings["TARGET"] == "swarm":
+        return Swarm(settings.project, compose_file, settings.values, gpu=settings.profile.startswith("gpu-"))
+    return Compose(settings.project, compose_file, settings.env_path)
 
 
 def existing_settings(root: Path) -> Settings:

@@ -7,7 +7,8 @@ import time
 from dataclasses import dataclass, field
 
 from stack.config.settings import Settings
-from stack.engines.base import Engine
+from stack.engines.base import ContainerState, Engine
+from stack.engines.errors import unschedulable
 from stack.errors import StackError
 from stack.health import Readiness, check_all
 from stack.ops.events import Ui
@@ -15,6 +16,9 @@ from stack.ops.ollama import PullResult
 from stack.services import enabled_services
 
 POLL_SECONDS = 1.0
+# A task no node can take (Swarm: "no suitable node") is reported after this long, not at the
+# deadline: the scheduler retries, but only a change of nodes or labels would place it.
+UNPLACEABLE_SECONDS = 10.0
 
 
 @dataclass
@@ -36,6 +40,7 @@ def wait_until_ready(settings: Settings, engine: Engine, proc: subprocess.Popen[
     start = time.monotonic()
     deadline = start + timeout
     last_seen: dict[str, str] = {}
+    stuck_since: float | None = None
     try:
         with ui.waiting(services) as show:
             while True:
@@ -46,6 +51,10 @@ def wait_until_ready(settings: Settings, engine: Engine, proc: subprocess.Popen[
                         raise engine.up_failed(proc, compose_stderr)
                     proc = None
                 states = engine.states()
+                stuck = unplaceable(states)
+                stuck_since = (stuck_since or time.monotonic()) if stuck else None
+                if stuck and proc is None and time.monotonic() - stuck_since >= UNPLACEABLE_SECONDS:
+                    raise unplaceable_error(stuck)
                 readiness = check_all(services, settings, states)
                 elapsed = time.monotonic() - start
                 for name, r in readiness.items():
@@ -86,3 +95,14 @@ def not_ready_error(engine: Engine, readiness: dict[str, Readiness], created: se
     return StackError(message, stderr=logs,
                       hint=f"see `python start.py logs {failing[0].service}`; "
                            "`python start.py status` shows each service")
+
+
+def unplaceable(states: dict[str, ContainerState]) -> dict[str, str]:
+    """service -> the engine's reason, for services no node can run."""
+    return {name: state.error for name, state in sorted(states.items()) if unschedulable(state.error)}
+
+
+def unplaceable_error(stuck: dict[str, str]) -> StackError:
+    return StackError("cannot place " + "; ".join(f"{name}: {error}" for name, error in stuck.items()),
+                      hint="give a node the label its placement asks for, e.g. `docker node update --label-add "
+                           "localai.gpu=true <node>` (README: Swarm)")

@@ -28,7 +28,9 @@ from pathlib import Path
 
 from stack.config.settings import Settings
 from stack.config.store import prepare
-from stack.engines.compose import Compose, check_docker
+from stack.engines.base import Engine
+from stack.engines.compose import check_docker
+from stack.engines.swarm import check_swarm
 from stack.errors import StackError
 from stack.ops import dbstate, n8n_setup, ollama, pgupgrade, supabase_check, webui_setup
 from stack.ops.events import Ui
@@ -49,7 +51,7 @@ class UpRun:
     ui: Ui
     t0: float = field(default_factory=time.monotonic)
     settings: Settings = field(init=False)
-    compose: Compose = field(init=False)
+    compose: Engine = field(init=False)
     report: UpReport = field(init=False)
     proc: subprocess.Popen[str] | None = None
 
@@ -62,12 +64,17 @@ class Step:
 
 def _docker(run: UpRun) -> None:
     check_docker()
+    if prepare(run.root, run.overrides).settings["TARGET"] == "swarm":
+        check_swarm()
 
 
 def _render(run: UpRun) -> None:
     run.settings = render_stack(run.root, run.overrides).settings
     run.compose = compose_for(run.settings)
     run.report = UpReport(settings=run.settings, readiness={})
+    if run.settings["TARGET"] == "swarm" and not run.settings.public:
+        run.ui.warn("on Swarm every published port listens on all of the node's interfaces (Swarm has no "
+                    "127.0.0.1 binding): keep the node behind a firewall, or use ENVIRONMENT=public")
 
 
 def _ports(run: UpRun) -> None:
@@ -141,7 +148,7 @@ def up(root: Path, overrides: dict[str, str], ui: Ui, timeout: float = 900, quie
     return run.report
 
 
-def prove_supabase_keys(settings: Settings, compose: Compose) -> list[supabase_check.KeyCheck]:
+def prove_supabase_keys(settings: Settings, compose: Engine) -> list[supabase_check.KeyCheck]:
     """supabase-py through the gateway users reach; with Caddy's internal CA (no public DNS name,
     no trusted certificate) at Kong itself."""
     if settings.public and settings["CADDY_TLS"] == "internal":
@@ -152,7 +159,7 @@ def prove_supabase_keys(settings: Settings, compose: Compose) -> list[supabase_c
     return supabase_check.require_keys_work(settings)
 
 
-def ollama_client(settings: Settings, compose: Compose) -> ollama.OllamaClient | ollama.ContainerOllama:
+def ollama_client(settings: Settings, compose: Engine) -> ollama.OllamaClient | ollama.ContainerOllama:
     """HTTP to the published (or host's) Ollama; in public mode its CLI inside the container."""
     if settings.public and settings.profile != "none":
         return ollama.ContainerOllama(compose)
