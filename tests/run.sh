@@ -53,5 +53,21 @@ PYTHON=.venv/bin/python bash tests/setup_machine.sh
 phase "lint"
 .venv/bin/ruff check .
 
+# The e2e modules mostly wait on containers, so two pytest-xdist workers share the one engine; each
+# module stays on one worker (--dist loadgroup, groups set in tests/e2e/conftest.py) and each worker
+# shifts its host ports. LOCALAI_TEST_WORKERS=0 runs everything in this process, one test at a time.
+WORKERS=${LOCALAI_TEST_WORKERS:-2}
+if [ "$WORKERS" -gt 0 ]; then
+  PARALLEL=(-n "$WORKERS" --dist loadgroup)
+else
+  PARALLEL=(-p no:xdist)
+fi
 phase "tests"
-.venv/bin/python -m pytest tests "$@"
+status=0
+.venv/bin/python -m pytest tests "${PARALLEL[@]}" -m "not serial" "$@" || status=$?
+phase "serial tests"  # restart the one dockerd: alone, after everything else
+.venv/bin/python -m pytest tests -p no:xdist -m serial "$@" || {
+  rc=$?
+  [ "$rc" -eq 5 ] || status=$rc  # 5: the arguments given select no serial test
+}
+exit "$status"

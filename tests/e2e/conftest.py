@@ -34,8 +34,23 @@ IMAGES = {
     "SUPABASE_FUNCTIONS_IMAGE": "supabase-functions",
     "SUPABASE_POOLER_IMAGE": "supabase-pooler",
 }
-PRIVATE_PORTS = {"WEBUI_PORT": "23000", "N8N_PORT": "25678", "SUPABASE_PORT": "28000", "OLLAMA_PORT": "21434",
-                 "SEARXNG_PORT": "28081", "POSTGRES_PORT": "25432", "CADDY_PORT": "28880"}
+# tests/run.sh runs the suite on parallel pytest-xdist workers (gw0, gw1, ...). Every host port a test
+# module fixes goes through port(): each worker adds 100 per worker number, so the stacks of two workers
+# never share a port (the fixed sets sit in 2xxxx and 3xxxx, no two less than 100 apart in a clash).
+WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+
+
+def port(number: int | str) -> int:
+    return int(number) + 100 * WORKER
+
+
+def ports(values: dict[str, str]) -> dict[str, str]:
+    """A module's host ports for this worker (see port())."""
+    return {key: str(port(value)) for key, value in values.items()}
+
+
+PRIVATE_PORTS = ports({"WEBUI_PORT": "23000", "N8N_PORT": "25678", "SUPABASE_PORT": "28000", "OLLAMA_PORT": "21434",
+                       "SEARXNG_PORT": "28081", "POSTGRES_PORT": "25432", "CADDY_PORT": "28880"})
 # The mutation runner shortens it: a planted never-healthy service should fail fast there.
 UP_TIMEOUT = os.environ.get("LOCALAI_E2E_UP_TIMEOUT", "600")
 
@@ -45,12 +60,23 @@ def assert_ok(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
 
 
+# Public-mode stacks publish 80 and 443 on every interface, so no two may run at once: their modules
+# share one xdist group, i.e. one worker, one module after the other.
+PUBLIC_MODULES = ("test_public_stack.py", "test_browser.py")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Every test under tests/e2e/ carries the e2e marker: `-m "not e2e"` runs the rest alone."""
+    """Every test under tests/e2e/ carries the e2e marker: `-m "not e2e"` runs the rest alone.
+
+    Under pytest-xdist's `--dist loadgroup` (tests/run.sh) each e2e module is one group, so its
+    module-scoped stack lives on one worker and its tests keep their order."""
     here = Path(__file__).parent
     for item in items:
-        if here in Path(str(item.fspath)).parents:
+        path = Path(str(item.fspath))
+        if here in path.parents:
             item.add_marker(pytest.mark.e2e)
+            group = "public-80-443" if path.name in PUBLIC_MODULES else path.stem
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 def image(name: str) -> str:
@@ -86,6 +112,8 @@ def test_images() -> None:
         pytest.fail("Docker Engine is not answering: run `bash tests/run.sh`, which sets it up")
     if os.environ.get("LOCALAI_E2E_BUILD") == "0":
         return  # a developer run on a shared engine: use the images as they are
+    # every xdist worker runs this; build.py holds its own exclusive lock, so the first builds and the
+    # others then find everything cached
     subprocess.run([sys.executable, str(REPO / "tests" / "images" / "build.py")], check=True, timeout=3000)
 
 

@@ -13,7 +13,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from tests.conftest import PUBLIC_ENV, read_env_file
 from tests.e2e.browser import Session, StepFailed, chromium
-from tests.e2e.conftest import UP_TIMEOUT, Stack, assert_ok, make_stack
+from tests.e2e.conftest import UP_TIMEOUT, Stack, assert_ok, make_stack, ports
 
 
 def test_a_failed_step_is_named_and_keeps_its_screenshot():
@@ -31,8 +31,8 @@ def test_a_failed_step_is_named_and_keeps_its_screenshot():
 
 
 # --- the stack, once private (Caddy on 127.0.0.1) and once public (Caddy on 80/443, tls internal) ------
-PORTS = {"WEBUI_PORT": "23002", "N8N_PORT": "25680", "SUPABASE_PORT": "28002", "OLLAMA_PORT": "21436",
-         "SEARXNG_PORT": "28083", "POSTGRES_PORT": "25434", "CADDY_PORT": "28882"}
+PORTS = ports({"WEBUI_PORT": "23002", "N8N_PORT": "25680", "SUPABASE_PORT": "28002", "OLLAMA_PORT": "21436",
+               "SEARXNG_PORT": "28083", "POSTGRES_PORT": "25434", "CADDY_PORT": "28882"})
 PUBLIC_HOSTS = {"WEBUI_HOSTNAME": "chat.e2e.test", "N8N_HOSTNAME": "n8n.e2e.test",
                 "SUPABASE_HOSTNAME": "supabase.e2e.test", "OLLAMA_HOSTNAME": "ollama.e2e.test"}
 CADDY_ROOT_CA = "/data/caddy/pki/authorities/local/root.crt"  # XDG_DATA_HOME=/data in the caddy image

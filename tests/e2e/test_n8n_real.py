@@ -13,13 +13,13 @@ import pytest
 import requests
 
 from tests.e2e import n8nlib
-from tests.e2e.conftest import UP_TIMEOUT, make_stack
+from tests.e2e.conftest import UP_TIMEOUT, make_stack, port, ports
 from tests.e2e.n8nlib import STARTER
 
-PORT = 25697
+PORT = port(25697)
 BASE = f"http://127.0.0.1:{PORT}"
-PORTS = {"WEBUI_PORT": "23007", "N8N_PORT": str(PORT), "SUPABASE_PORT": "28007", "OLLAMA_PORT": "21447",
-         "SEARXNG_PORT": "28097", "POSTGRES_PORT": "25447", "CADDY_PORT": "28897"}
+PORTS = {"N8N_PORT": str(PORT), **ports({"WEBUI_PORT": "23007", "SUPABASE_PORT": "28007", "OLLAMA_PORT": "21447",
+                                        "SEARXNG_PORT": "28097", "POSTGRES_PORT": "25447", "CADDY_PORT": "28897"})}
 
 
 @pytest.fixture(scope="module")

@@ -7,13 +7,13 @@ import pytest
 import requests
 
 from tests.conftest import read_env_file
-from tests.e2e.conftest import UP_TIMEOUT, make_stack
+from tests.e2e.conftest import UP_TIMEOUT, make_stack, port, ports
 from tests.e2e.n8nlib import credentials_updated, decrypted_credentials, sql, starter_version
 
-PORT = 25679
+PORT = port(25679)
 CHAT = f"http://127.0.0.1:{PORT}/webhook/localai-agent/chat"
-PORTS = {"WEBUI_PORT": "23001", "N8N_PORT": str(PORT), "SUPABASE_PORT": "28001", "OLLAMA_PORT": "21435",
-         "SEARXNG_PORT": "28082", "POSTGRES_PORT": "25433", "CADDY_PORT": "28881"}
+PORTS = {"N8N_PORT": str(PORT), **ports({"WEBUI_PORT": "23001", "SUPABASE_PORT": "28001", "OLLAMA_PORT": "21435",
+                                        "SEARXNG_PORT": "28082", "POSTGRES_PORT": "25433", "CADDY_PORT": "28881"})}
 
 
 @pytest.fixture(scope="module")

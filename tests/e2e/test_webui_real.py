@@ -23,13 +23,13 @@ import requests
 
 from stack.ops.webui_setup import REMOTE_SCRIPT
 from tests.conftest import append_env, read_env_file
-from tests.e2e.conftest import UP_TIMEOUT, assert_ok, docker, image, make_stack
+from tests.e2e.conftest import UP_TIMEOUT, assert_ok, docker, image, make_stack, port, ports
 
 # Ports of its own (test_commands uses PRIVATE_PORTS + 2): other modules' stacks may still run.
-PORTS = {"WEBUI_PORT": "23005", "N8N_PORT": "25683", "SUPABASE_PORT": "28005", "OLLAMA_PORT": "21439",
-         "SEARXNG_PORT": "28086", "POSTGRES_PORT": "25437", "CADDY_PORT": "28885"}
+PORTS = ports({"WEBUI_PORT": "23005", "N8N_PORT": "25683", "SUPABASE_PORT": "28005", "OLLAMA_PORT": "21439",
+               "SEARXNG_PORT": "28086", "POSTGRES_PORT": "25437", "CADDY_PORT": "28885"})
 BASE = f"http://127.0.0.1:{PORTS['WEBUI_PORT']}"
-HOST_OLLAMA_PORT = 21449
+HOST_OLLAMA_PORT = port(21449)
 
 
 @pytest.fixture(scope="module")
