@@ -6,7 +6,9 @@ down (volumes kept, secrets removed).
 
 The module makes this engine a swarm manager (`docker swarm init --advertise-addr 127.0.0.1`)
 and ALWAYS leaves the swarm afterwards (finally), removing what it made: the other modules run
-Compose on the same engine. Smallest honest configuration: PROFILE=cpu with the Ollama double,
+Compose on the same engine. It is `serial` (tests/run.sh runs it after the parallel pass): a stack
+on another worker lost its embedded DNS while a swarm was being set up here.
+Smallest honest configuration: PROFILE=cpu with the Ollama double,
 SUPABASE_SERVICES=core, the local localai-test/*:dev images (`docker stack deploy --resolve-image
 never`), host ports 42901-42907, stack names lase2eswarm*.
 
@@ -26,6 +28,8 @@ import pytest
 from stack.config.schema import SECRET_KEYS
 from tests.conftest import read_env_file
 from tests.e2e.conftest import UP_TIMEOUT, append_env, assert_ok, docker, make_stack
+
+pytestmark = pytest.mark.serial
 
 PORTS = {"WEBUI_PORT": "42901", "N8N_PORT": "42902", "SUPABASE_PORT": "42903", "OLLAMA_PORT": "42904",
          "SEARXNG_PORT": "42905", "POSTGRES_PORT": "42906", "CADDY_PORT": "42907"}
