@@ -49,6 +49,11 @@ SETTINGS: tuple[Setting, ...] = (
        "What runs the stack: compose (Docker Compose, this machine) | swarm (docker stack deploy on a "
        "swarm manager; label the data node `localai.data=true`, GPU nodes `localai.gpu=true`, README). "
        "start.py --target remembers the last choice here.", "choice", choices=TARGETS, optional=False),
+    _s("SWARM_PRIVATE_ON_ALL_INTERFACES", "false", "General",
+       "Swarm cannot publish a port on 127.0.0.1 only: every published port listens on all of the node's "
+       "interfaces. So a private stack on Swarm is refused unless this is true, i.e. you keep the node's "
+       "ports private yourself (a firewall). Public mode on Swarm publishes only Caddy's 80/443.", "bool",
+       optional=False),
     _s("TIMEZONE", "UTC", "General", "Timezone for n8n schedules and logs (e.g. Europe/Berlin)."),
     # -- public mode ------------------------------------------------------------------------
     _s("LETSENCRYPT_EMAIL", "", "Public mode (Caddy)",

@@ -31,7 +31,7 @@ from stack.config.store import prepare
 from stack.engines.base import Engine
 from stack.engines.compose import check_docker
 from stack.engines.swarm import check_swarm
-from stack.errors import StackError
+from stack.errors import ConfigError, StackError
 from stack.ops import dbstate, n8n_setup, ollama, pgupgrade, supabase_check, webui_setup
 from stack.ops.events import Ui
 from stack.ops.preflight import brief_doctor, check_ports_free
@@ -64,7 +64,14 @@ class Step:
 
 def _docker(run: UpRun) -> None:
     check_docker()
-    if prepare(run.root, run.overrides).settings["TARGET"] == "swarm":
+    settings = prepare(run.root, run.overrides).settings
+    if settings["TARGET"] == "swarm":
+        if not settings.public and not settings.as_bool("SWARM_PRIVATE_ON_ALL_INTERFACES"):
+            raise ConfigError("a private stack on Swarm would listen on every interface of the node (Swarm "
+                              "publishes no port on 127.0.0.1 only); nothing was started",
+                              hint="use ENVIRONMENT=public (only Caddy on 80/443, with HTTPS), the compose "
+                              "target, or set SWARM_PRIVATE_ON_ALL_INTERFACES=true in .env if a firewall "
+                              "keeps this node's ports private")
         check_swarm()
 
 
@@ -73,8 +80,8 @@ def _render(run: UpRun) -> None:
     run.compose = compose_for(run.settings)
     run.report = UpReport(settings=run.settings, readiness={})
     if run.settings["TARGET"] == "swarm" and not run.settings.public:
-        run.ui.warn("on Swarm every published port listens on all of the node's interfaces (Swarm has no "
-                    "127.0.0.1 binding): keep the node behind a firewall, or use ENVIRONMENT=public")
+        run.ui.warn("on Swarm every published port listens on all of the node's interfaces "
+                    "(SWARM_PRIVATE_ON_ALL_INTERFACES=true): keep the node behind a firewall")
 
 
 def _ports(run: UpRun) -> None:

@@ -55,8 +55,8 @@ def swarm():
 
 @pytest.fixture(scope="module")
 def stack(swarm, tmp_path_factory):
-    s = make_stack(tmp_path_factory, "swarm", {**PORTS, "TARGET": "swarm", "SUPABASE_SERVICES": "core",
-                                                    "OLLAMA_CONTEXT_LENGTH": "8192"})
+    s = make_stack(tmp_path_factory, "swarm", {**PORTS, "TARGET": "swarm", "SWARM_PRIVATE_ON_ALL_INTERFACES": "true",
+                                              "SUPABASE_SERVICES": "core", "OLLAMA_CONTEXT_LENGTH": "8192"})
     try:
         yield s
     finally:
