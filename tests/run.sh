@@ -54,11 +54,11 @@ phase "lint"
 .venv/bin/ruff check .
 
 # The e2e modules mostly wait on containers, so two pytest-xdist workers share the one engine; each
-# module stays on one worker (--dist loadgroup, groups set in tests/e2e/conftest.py) and each worker
-# shifts its host ports. LOCALAI_TEST_WORKERS=0 runs everything in this process, one test at a time.
+# module stays on one worker (--dist loadfile), each worker shifts its host ports, and public-mode
+# stacks (ports 80/443) take turns (tests/e2e/conftest.py). LOCALAI_TEST_WORKERS=0 runs everything in this process, one test at a time.
 WORKERS=${LOCALAI_TEST_WORKERS:-2}
 if [ "$WORKERS" -gt 0 ]; then
-  PARALLEL=(-n "$WORKERS" --dist loadgroup)
+  PARALLEL=(-n "$WORKERS" --dist loadfile)
 else
   PARALLEL=(-p no:xdist)
 fi

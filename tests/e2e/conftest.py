@@ -2,11 +2,15 @@
 locally built test images supplied through the *_IMAGE settings."""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import secrets
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -60,23 +64,25 @@ def assert_ok(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
 
 
-# Public-mode stacks publish 80 and 443 on every interface, so no two may run at once: their modules
-# share one xdist group, i.e. one worker, one module after the other.
-PUBLIC_MODULES = ("test_public_stack.py", "test_browser.py")
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Every test under tests/e2e/ carries the e2e marker: `-m "not e2e"` runs the rest alone.
-
-    Under pytest-xdist's `--dist loadgroup` (tests/run.sh) each e2e module is one group, so its
-    module-scoped stack lives on one worker and its tests keep their order."""
+    """Every test under tests/e2e/ carries the e2e marker: `-m "not e2e"` runs the rest alone."""
     here = Path(__file__).parent
     for item in items:
-        path = Path(str(item.fspath))
-        if here in path.parents:
+        if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.e2e)
-            group = "public-80-443" if path.name in PUBLIC_MODULES else path.stem
-            item.add_marker(pytest.mark.xdist_group(group))
+
+
+# Public-mode stacks publish 80 and 443 on every interface: on parallel workers (tests/run.sh runs
+# --dist loadfile, a module per worker) two of them would collide, so each holds this lock while it
+# exists, and another waits for it.
+PUBLIC_PORTS_LOCK = Path(tempfile.gettempdir()) / "localai-e2e-public-ports.lock"
+
+
+@contextlib.contextmanager
+def public_ports() -> Iterator[None]:
+    with open(PUBLIC_PORTS_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def image(name: str) -> str:
@@ -166,8 +172,9 @@ def public_stack(tmp_path_factory: pytest.TempPathFactory):
     hosts = {"WEBUI_HOSTNAME": "chat.e2e.test", "N8N_HOSTNAME": "n8n.e2e.test",
              "SUPABASE_HOSTNAME": "supabase.e2e.test", "OLLAMA_HOSTNAME": "ollama.e2e.test"}
     extra = {**PUBLIC_ENV, **hosts, "CADDY_TLS": "internal", "ENVIRONMENT": "public"}
-    stack = make_stack(tmp_path_factory, "pub", extra)
-    try:
-        yield stack
-    finally:
-        stack.destroy()
+    with public_ports():
+        stack = make_stack(tmp_path_factory, "pub", extra)
+        try:
+            yield stack
+        finally:
+            stack.destroy()

@@ -3,6 +3,7 @@ model and with the n8n agent, and opens the starter workflow, in private mode an
 (`tls internal`, Caddy's own CA trusted by this browser only). Screenshots: tests/artifacts/browser/."""
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from tests.conftest import PUBLIC_ENV, read_env_file
 from tests.e2e.browser import Session, StepFailed, chromium
-from tests.e2e.conftest import UP_TIMEOUT, Stack, assert_ok, make_stack, ports
+from tests.e2e.conftest import UP_TIMEOUT, Stack, assert_ok, make_stack, ports, public_ports
 
 
 def test_a_failed_step_is_named_and_keeps_its_screenshot():
@@ -68,6 +69,11 @@ def _caddy_ca(stack: Stack) -> str:
 @pytest.fixture(scope="module", params=["private", "public"])
 def site(request, tmp_path_factory) -> Iterator[Site]:
     mode = request.param
+    with contextlib.nullcontext() if mode == "private" else public_ports():
+        yield from _site(mode, tmp_path_factory)
+
+
+def _site(mode: str, tmp_path_factory) -> Iterator[Site]:
     if mode == "private":
         stack = make_stack(tmp_path_factory, "brpriv", PORTS)
         args = ("up", "--profile", "cpu", "--timeout", UP_TIMEOUT)
