@@ -54,6 +54,15 @@ def restore(root: Path, path: Path, yes: bool, ui: Ui) -> None:
     """
     bk.verify(path)  # a bad archive is refused before anything is read or written
     archived = _archived_settings(root, path)
+    target = (existing_settings(root) if (root / ".env").exists() else archived)["TARGET"]
+    if target == "swarm":
+        # Swarm deploys every service at once: the apps would migrate an empty database while the
+        # dump loads. The volumes have the same names on both targets, so restore goes through Compose.
+        raise ConfigError("restore does not run on Swarm yet (Swarm cannot start the database alone); "
+                          "nothing was changed",
+                          hint="on the node labelled localai.data=true: `python start.py down`, set "
+                          "TARGET=compose in .env, restore, `python start.py down`, set TARGET=swarm, "
+                          "`python start.py up`")
     if (root / ".env").exists():
         settings = existing_settings(root)
     else:
