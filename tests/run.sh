@@ -53,10 +53,12 @@ PYTHON=.venv/bin/python bash tests/setup_machine.sh
 phase "lint"
 .venv/bin/ruff check .
 
-# The e2e modules mostly wait on containers, so two pytest-xdist workers share the one engine; each
-# module stays on one worker (--dist loadfile), each worker shifts its host ports, and public-mode
-# stacks (ports 80/443) take turns (tests/e2e/conftest.py). LOCALAI_TEST_WORKERS=0 runs everything in this process, one test at a time.
-WORKERS=${LOCALAI_TEST_WORKERS:-2}
+# LOCALAI_TEST_WORKERS=N runs the suite on N pytest-xdist workers sharing the one engine: each module
+# stays on one worker (--dist loadfile), each worker shifts its host ports, and public-mode stacks
+# (ports 80/443) take turns (tests/e2e/conftest.py). Not the default: on the 2-core CI machine two
+# workers took 49 min for what one process does in about 40 (every module ran twice as slow: the
+# stacks are CPU bound, not waiting), and the load pushed a browser step past its timeout.
+WORKERS=${LOCALAI_TEST_WORKERS:-0}
 if [ "$WORKERS" -gt 0 ]; then
   PARALLEL=(-n "$WORKERS" --dist loadfile)
 else
