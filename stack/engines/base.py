@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
+from stack.engines import runner
 from stack.engines.runner import Result
 
 
@@ -79,3 +80,20 @@ class Engine(Protocol):
     def volume_name(self, volume: str) -> str:
         """The engine's name of a volume the compose file calls `volume`."""
         ...
+
+
+class ExecByPrefix:
+    """exec and exec_binary for an engine that says how to reach a service (`exec_prefix`): the two
+    engines differ only there (`compose exec -T`, or `docker exec` through Swarm's secrets wrapper)."""
+
+    def exec_prefix(self, service: str) -> list[str]:
+        raise NotImplementedError
+
+    def exec(self, service: str, argv: list[str], *, input_text: str | None = None, timeout: float | None = None,
+             check: bool = True, env: Mapping[str, str] | None = None) -> Result:
+        return runner.run([*self.exec_prefix(service), *argv], check=check, timeout=timeout, input_text=input_text,
+                          env=env)
+
+    def exec_binary(self, service: str, argv: list[str], *, stdin: BinaryIO | None = None,
+                    stdout: BinaryIO | int | None = None, stderr: BinaryIO | None = None) -> Result:
+        return runner.pipe([*self.exec_prefix(service), *argv], stdin=stdin, stdout=stdout, stderr=stderr)

@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import Mapping
 from pathlib import Path
-from typing import BinaryIO
 
 from stack.config.redact import scrub
 from stack.engines import runner
-from stack.engines.base import ContainerState
+from stack.engines.base import ContainerState, ExecByPrefix
 from stack.engines.runner import DOCKER_HINT
 from stack.errors import StackError
 
@@ -37,7 +35,7 @@ def check_docker() -> tuple[str, str]:
     return engine, out.lstrip("v")
 
 
-class Compose:
+class Compose(ExecByPrefix):
     """The Engine for one Compose project: argv from (project, compose file, env file), every call
     through stack.engines.runner."""
 
@@ -78,15 +76,6 @@ class Compose:
 
     def exec_prefix(self, service: str) -> list[str]:
         return self.argv("exec", "-T", service)
-
-    def exec(self, service: str, argv: list[str], *, input_text: str | None = None, timeout: float | None = None,
-             check: bool = True, env: Mapping[str, str] | None = None) -> runner.Result:
-        return runner.run([*self.exec_prefix(service), *argv], check=check, timeout=timeout, input_text=input_text,
-                          env=env)
-
-    def exec_binary(self, service: str, argv: list[str], *, stdin: BinaryIO | None = None,
-                    stdout: BinaryIO | int | None = None, stderr: BinaryIO | None = None) -> runner.Result:
-        return runner.pipe([*self.exec_prefix(service), *argv], stdin=stdin, stdout=stdout, stderr=stderr)
 
     def logs(self, service: str | None = None, *, tail: int = 200, follow: bool = False) -> int:
         return self.stream("logs", "--no-color", "--tail", str(tail), *(["--follow"] if follow else []),

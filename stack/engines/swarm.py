@@ -13,14 +13,14 @@ import subprocess
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import yaml
 
 from stack.config.redact import scrub
 from stack.engines import runner, swarm_state
 from stack.engines import swarm_secrets as ss
-from stack.engines.base import ContainerState
+from stack.engines.base import ContainerState, ExecByPrefix
 from stack.engines.swarm_stack import DATA_LABEL, StackPlan, translate
 from stack.errors import StackError
 
@@ -38,7 +38,7 @@ def check_swarm() -> None:
         raise StackError("TARGET=swarm, but this Docker Engine is not a swarm manager", hint=SWARM_HINT)
 
 
-class Swarm:
+class Swarm(ExecByPrefix):
     """The Engine for one stack: `docker stack`, `docker service` and `docker secret`, through the runner."""
 
     def __init__(self, project: str, compose_file: Path, values: Mapping[str, str], gpu: bool = False) -> None:
@@ -159,15 +159,6 @@ class Swarm:
         exports = self._plan.exports.get(service)
         inner = ss.wrapper(exports, [], escape=False) if exports else []
         return ["docker", "exec", "-i", self._container(service), *inner]
-
-    def exec(self, service: str, argv: list[str], *, input_text: str | None = None, timeout: float | None = None,
-             check: bool = True, env: Mapping[str, str] | None = None) -> runner.Result:
-        return runner.run([*self.exec_prefix(service), *argv], check=check, timeout=timeout, input_text=input_text,
-                          env=env)
-
-    def exec_binary(self, service: str, argv: list[str], *, stdin: BinaryIO | None = None,
-                    stdout: BinaryIO | int | None = None, stderr: BinaryIO | None = None) -> runner.Result:
-        return runner.pipe([*self.exec_prefix(service), *argv], stdin=stdin, stdout=stdout, stderr=stderr)
 
     def logs(self, service: str | None = None, *, tail: int = 200, follow: bool = False) -> int:
         if service is None:
