@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.conftest import PUBLIC_ENV, REPO, append_env, copy_product, run_start
 
@@ -129,6 +130,8 @@ class Stack:
     def __init__(self, root: Path, project: str) -> None:
         self.root = root
         self.project = project
+        self.up_output = ""  # what a shared stack's first `up` printed
+        self.at_ready: dict[str, requests.Response] = {}
 
     def start(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
         return run_start(self.root, *args, timeout=timeout)
@@ -167,14 +170,48 @@ def private_stack(tmp_path_factory: pytest.TempPathFactory):
         stack.destroy()
 
 
-@pytest.fixture(scope="module")
+# One default private stack (`up --profile cpu`), started once per session and shared by the modules
+# that only read it, or change it and put it back (test_browser's private site, test_n8n_real, test_n8n_stack,
+# test_supabase_gateway, test_webui_real, test_webui_setup): every full `up` costs a minute or two
+# of the 2-core CI machine. Its ports are its own, so it can run beside every module's stack.
+SHARED_PORTS = ports({"WEBUI_PORT": "23007", "N8N_PORT": "25697", "SUPABASE_PORT": "28007", "OLLAMA_PORT": "21447",
+                      "SEARXNG_PORT": "28097", "POSTGRES_PORT": "25447", "CADDY_PORT": "28897"})
+# What must answer the very moment `up` returns (n8n's editor and REST API: test_n8n_real).
+AT_READY = {"n8n": (f"http://127.0.0.1:{SHARED_PORTS['N8N_PORT']}", ("/rest/settings", "/", "/signin"))}
+
+
+@pytest.fixture(scope="session")
+def shared_stack(tmp_path_factory: pytest.TempPathFactory):
+    """The shared private stack, up. `up_output` is what its first `up` printed, `at_ready` what
+    AT_READY's pages answered right after it returned (before any test ran)."""
+    stack = make_stack(tmp_path_factory, "shared", SHARED_PORTS)
+    try:
+        result = stack.start("up", "--profile", "cpu", "--timeout", UP_TIMEOUT)
+        base, paths = AT_READY["n8n"]
+        stack.at_ready = {path: requests.get(base + path, timeout=10) for path in paths}
+        stack.up_output = result.stdout + result.stderr
+        assert_ok(result)
+        yield stack
+    finally:
+        stack.destroy()
+
+
+PUBLIC_HOSTS = {"WEBUI_HOSTNAME": "chat.e2e.test", "N8N_HOSTNAME": "n8n.e2e.test",
+                "SUPABASE_HOSTNAME": "supabase.e2e.test", "OLLAMA_HOSTNAME": "ollama.e2e.test"}
+
+
+@pytest.fixture(scope="session")
 def public_stack(tmp_path_factory: pytest.TempPathFactory):
-    hosts = {"WEBUI_HOSTNAME": "chat.e2e.test", "N8N_HOSTNAME": "n8n.e2e.test",
-             "SUPABASE_HOSTNAME": "supabase.e2e.test", "OLLAMA_HOSTNAME": "ollama.e2e.test"}
-    extra = {**PUBLIC_ENV, **hosts, "CADDY_TLS": "internal", "ENVIRONMENT": "public"}
+    """One public stack (Caddy on 80/443, `tls internal`), up, shared by test_public_stack and
+    test_browser's public site; `up_output` is what its `up` printed. It holds the 80/443 lock
+    while it exists."""
+    extra = {**PUBLIC_ENV, **PUBLIC_HOSTS, "CADDY_TLS": "internal", "ENVIRONMENT": "public"}
     with public_ports():
         stack = make_stack(tmp_path_factory, "pub", extra)
         try:
+            result = stack.start("up", "--profile", "cpu", "--environment", "public", "--timeout", UP_TIMEOUT)
+            stack.up_output = result.stdout + result.stderr
+            assert_ok(result)
             yield stack
         finally:
             stack.destroy()

@@ -3,18 +3,16 @@ model and with the n8n agent, and opens the starter workflow, in private mode an
 (`tls internal`, Caddy's own CA trusted by this browser only). Screenshots: tests/artifacts/browser/."""
 from __future__ import annotations
 
-import contextlib
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.conftest import PUBLIC_ENV, read_env_file
+from tests.conftest import read_env_file
 from tests.e2e.browser import Session, StepFailed, chromium
-from tests.e2e.conftest import UP_TIMEOUT, Stack, assert_ok, make_stack, ports, public_ports
+from tests.e2e.conftest import PUBLIC_HOSTS, SHARED_PORTS, Stack
 
 
 def test_a_failed_step_is_named_and_keeps_its_screenshot():
@@ -32,10 +30,7 @@ def test_a_failed_step_is_named_and_keeps_its_screenshot():
 
 
 # --- the stack, once private (Caddy on 127.0.0.1) and once public (Caddy on 80/443, tls internal) ------
-PORTS = ports({"WEBUI_PORT": "23002", "N8N_PORT": "25680", "SUPABASE_PORT": "28002", "OLLAMA_PORT": "21436",
-               "SEARXNG_PORT": "28083", "POSTGRES_PORT": "25434", "CADDY_PORT": "28882"})
-PUBLIC_HOSTS = {"WEBUI_HOSTNAME": "chat.e2e.test", "N8N_HOSTNAME": "n8n.e2e.test",
-                "SUPABASE_HOSTNAME": "supabase.e2e.test", "OLLAMA_HOSTNAME": "ollama.e2e.test"}
+# The private site is the shared private stack, the public one the shared public stack (conftest.py).
 CADDY_ROOT_CA = "/data/caddy/pki/authorities/local/root.crt"  # XDG_DATA_HOME=/data in the caddy image
 CHAT_MODEL = "tinyllama:latest"
 
@@ -67,34 +62,17 @@ def _caddy_ca(stack: Stack) -> str:
 
 
 @pytest.fixture(scope="module", params=["private", "public"])
-def site(request, tmp_path_factory) -> Iterator[Site]:
-    mode = request.param
-    with contextlib.nullcontext() if mode == "private" else public_ports():
-        yield from _site(mode, tmp_path_factory)
-
-
-def _site(mode: str, tmp_path_factory) -> Iterator[Site]:
-    if mode == "private":
-        stack = make_stack(tmp_path_factory, "brpriv", PORTS)
-        args = ("up", "--profile", "cpu", "--timeout", UP_TIMEOUT)
-    else:
-        stack = make_stack(tmp_path_factory, "brpub", {**PUBLIC_ENV, **PUBLIC_HOSTS, "CADDY_TLS": "internal",
-                                                       "ENVIRONMENT": "public"})
-        args = ("up", "--profile", "cpu", "--environment", "public", "--timeout", UP_TIMEOUT)
-    try:
-        assert_ok(stack.start(*args))
-        if mode == "private":
-            # Caddy's private sites: http://<name>.localhost:<CADDY_PORT> (Chromium resolves *.localhost
-            # to loopback itself)
-            port = PORTS["CADDY_PORT"]
-            yield Site(mode, stack, f"http://webui.localhost:{port}", f"http://n8n.localhost:{port}",
-                       {"webui.localhost", "n8n.localhost"}, {}, None)
-        else:
-            names = [PUBLIC_HOSTS["WEBUI_HOSTNAME"], PUBLIC_HOSTS["N8N_HOSTNAME"]]
-            yield Site(mode, stack, f"https://{names[0]}", f"https://{names[1]}", set(names),
-                       dict.fromkeys(names, "127.0.0.1"), _caddy_ca(stack))
-    finally:
-        stack.destroy()
+def site(request) -> Site:
+    if request.param == "private":
+        # Caddy's private sites: http://<name>.localhost:<CADDY_PORT> (Chromium resolves *.localhost
+        # to loopback itself)
+        port = SHARED_PORTS["CADDY_PORT"]
+        return Site("private", request.getfixturevalue("shared_stack"), f"http://webui.localhost:{port}",
+                    f"http://n8n.localhost:{port}", {"webui.localhost", "n8n.localhost"}, {}, None)
+    stack = request.getfixturevalue("public_stack")
+    names = [PUBLIC_HOSTS["WEBUI_HOSTNAME"], PUBLIC_HOSTS["N8N_HOSTNAME"]]
+    return Site("public", stack, f"https://{names[0]}", f"https://{names[1]}", set(names),
+                dict.fromkeys(names, "127.0.0.1"), _caddy_ca(stack))
 
 
 def _env(site: Site) -> dict[str, str]:

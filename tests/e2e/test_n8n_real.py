@@ -1,7 +1,8 @@
 """Issue 10 part 2, n8n: what the real n8n 2.41.3 (tests/images/n8n, from npm) does in our stack.
 
-In order, on one private stack: `up` says ready only when n8n's editor and REST API answer (the real
-n8n answers /healthz/readiness before it mounts /rest: packages/cli/src/abstract-server.ts);
+In order, on the shared private stack (tests/e2e/conftest.py): `up` says ready only when n8n's
+editor and REST API answer (the real n8n answers /healthz/readiness before it mounts /rest:
+packages/cli/src/abstract-server.ts);
 n8n migrated into its own database as its own role; our credentials decrypt with our
 N8N_ENCRYPTION_KEY; the starter agent was imported once, is active and answers through the
 Ollama double; a second `up` imports nothing; the owner signs in through the real /rest/login."""
@@ -13,27 +14,15 @@ import pytest
 import requests
 
 from tests.e2e import n8nlib
-from tests.e2e.conftest import UP_TIMEOUT, make_stack, port, ports
+from tests.e2e.conftest import AT_READY, UP_TIMEOUT
 from tests.e2e.n8nlib import STARTER
 
-PORT = port(25697)
-BASE = f"http://127.0.0.1:{PORT}"
-PORTS = {"N8N_PORT": str(PORT), **ports({"WEBUI_PORT": "23007", "SUPABASE_PORT": "28007", "OLLAMA_PORT": "21447",
-                                        "SEARXNG_PORT": "28097", "POSTGRES_PORT": "25447", "CADDY_PORT": "28897"})}
+BASE = AT_READY["n8n"][0]
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    s = make_stack(tmp_path_factory, "n8nreal", PORTS)
-    try:
-        result = s.start("up", "--timeout", UP_TIMEOUT)
-        # the very moment `up` returns: what it promised must hold now, not a few seconds later
-        s.at_ready = {path: requests.get(BASE + path, timeout=10) for path in ("/rest/settings", "/", "/signin")}
-        s.up_output = result.stdout + result.stderr
-        assert result.returncode == 0, s.up_output[-4000:]
-        yield s
-    finally:
-        s.destroy()
+def stack(shared_stack):
+    return shared_stack
 
 
 def _login(stack) -> requests.Session:

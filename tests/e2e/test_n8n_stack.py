@@ -1,5 +1,5 @@
-"""n8n in a private stack on the real engine (tests run in order): owner from .env, runners
-isolated, starter agent imported once from what the database holds, active, reachable by the
+"""n8n in the shared private stack (tests/e2e/conftest.py) on the real engine (tests run in order):
+owner from .env, runners isolated, starter agent imported once from what the database holds, active, reachable by the
 Open WebUI pipe's URL with basic auth, and our credentials following `secrets rotate`."""
 from __future__ import annotations
 
@@ -7,22 +7,16 @@ import pytest
 import requests
 
 from tests.conftest import read_env_file
-from tests.e2e.conftest import UP_TIMEOUT, make_stack, port, ports
+from tests.e2e.conftest import SHARED_PORTS, UP_TIMEOUT
 from tests.e2e.n8nlib import credentials_updated, decrypted_credentials, sql, starter_version
 
-PORT = port(25679)
+PORT = SHARED_PORTS["N8N_PORT"]
 CHAT = f"http://127.0.0.1:{PORT}/webhook/localai-agent/chat"
-PORTS = {"N8N_PORT": str(PORT), **ports({"WEBUI_PORT": "23001", "SUPABASE_PORT": "28001", "OLLAMA_PORT": "21435",
-                                        "SEARXNG_PORT": "28082", "POSTGRES_PORT": "25433", "CADDY_PORT": "28881"})}
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    s = make_stack(tmp_path_factory, "n8n", PORTS)
-    try:
-        yield s
-    finally:
-        s.destroy()
+def stack(shared_stack):
+    return shared_stack
 
 
 def _env(stack) -> dict[str, str]:
@@ -55,8 +49,7 @@ def _up(stack) -> str:
 
 
 def test_up_imports_and_activates_the_starter_agent(stack):
-    output = _up(stack)
-    assert "n8n: imported and activated the starter agent workflow" in output
+    assert "n8n: imported and activated the starter agent workflow" in stack.up_output
     states = stack.containers()
     for service in ("n8n", "n8n-runners"):
         assert states[service]["State"]["Health"]["Status"] == "healthy", service

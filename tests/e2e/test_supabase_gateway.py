@@ -1,4 +1,5 @@
-"""The Supabase gateway of a private stack, end to end: what Kong must never pass on.
+"""The Supabase gateway of the shared private stack (tests/e2e/conftest.py), end to end: what Kong
+must never pass on.
 
 Realtime's tenant API and OpenAPI document, Studio's MCP server and PostgREST's OpenAPI root are
 blocked or service-role-only (supabase/supabase docker/volumes/api/kong.yml @ 1f37f2a9, PR 46856);
@@ -13,11 +14,11 @@ import urllib.request
 import pytest
 
 from tests.conftest import read_env_file
-from tests.e2e.conftest import PRIVATE_PORTS
+from tests.e2e.conftest import SHARED_PORTS
 
 
 def _get(path: str, key: str | None = None) -> tuple[int, str]:
-    url = f"http://127.0.0.1:{PRIVATE_PORTS['SUPABASE_PORT']}{path}"
+    url = f"http://127.0.0.1:{SHARED_PORTS['SUPABASE_PORT']}{path}"
     request = urllib.request.Request(url, headers={"apikey": key} if key else {})
     try:
         with urllib.request.urlopen(request, timeout=20) as response:
@@ -27,11 +28,9 @@ def _get(path: str, key: str | None = None) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def gateway(private_stack):
-    result = private_stack.start("up", "--profile", "cpu", "--timeout", "600", timeout=900)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    values = read_env_file(private_stack.root / ".env")
-    return private_stack, values["ANON_KEY"], values["SERVICE_ROLE_KEY"]
+def gateway(shared_stack):
+    values = read_env_file(shared_stack.root / ".env")
+    return shared_stack, values["ANON_KEY"], values["SERVICE_ROLE_KEY"]
 
 
 @pytest.mark.parametrize("path", ["/realtime/v1/api/tenants", "/realtime/v1/api/tenants/realtime-dev/health",

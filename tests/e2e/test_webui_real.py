@@ -1,11 +1,12 @@
-"""The real Open WebUI (PyPI open-webui==0.12.4, tests/images/open-webui/) in a private stack, as a user
-meets it (issue 10 part 2; tests run in order):
+"""The real Open WebUI (PyPI open-webui==0.12.4, tests/images/open-webui/) in the shared private stack
+(tests/e2e/conftest.py), as a user meets it (issue 10 part 2; tests run in order):
 - the admin start.py generated signs in through the real /api/v1/auths/signin;
 - its model list is the Ollama double's models (and our n8n agent pipe);
 - its web search asks the SearXNG double (the double's deterministic results come back);
 - our n8n pipe is installed and active, a chat through it reaches n8n and comes back, and the
   second message of the same chat carries the same session (the agent's memory);
-- an admin's save in the UI does not pin the Ollama URL: a later profile switch still takes effect.
+- an admin's save in the UI does not pin the Ollama URL: a later profile switch still takes effect
+  (then the stack goes back to profile cpu for the modules after this one).
 The n8n image is whatever localai-test/n8n:dev is (the double or the real n8n): the assertions hold
 for both, since the answers come from the Ollama double behind n8n's agent.
 """
@@ -23,23 +24,15 @@ import requests
 
 from stack.ops.webui_setup import REMOTE_SCRIPT
 from tests.conftest import append_env, read_env_file
-from tests.e2e.conftest import UP_TIMEOUT, assert_ok, docker, image, make_stack, port, ports
+from tests.e2e.conftest import SHARED_PORTS, UP_TIMEOUT, assert_ok, docker, image, port
 
-# Ports of its own (test_commands uses PRIVATE_PORTS + 2): other modules' stacks may still run.
-PORTS = ports({"WEBUI_PORT": "23005", "N8N_PORT": "25683", "SUPABASE_PORT": "28005", "OLLAMA_PORT": "21439",
-               "SEARXNG_PORT": "28086", "POSTGRES_PORT": "25437", "CADDY_PORT": "28885"})
-BASE = f"http://127.0.0.1:{PORTS['WEBUI_PORT']}"
+BASE = f"http://127.0.0.1:{SHARED_PORTS['WEBUI_PORT']}"
 HOST_OLLAMA_PORT = port(21449)
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    s = make_stack(tmp_path_factory, "owui", PORTS)
-    try:
-        assert_ok(s.start("up", "--profile", "cpu", "--timeout", UP_TIMEOUT))
-        yield s
-    finally:
-        s.destroy()
+def stack(shared_stack):
+    return shared_stack
 
 
 def _env(stack) -> dict[str, str]:
@@ -70,7 +63,7 @@ def test_the_generated_admin_signs_in(stack):
 
 
 def test_the_model_list_is_the_ollama_doubles(stack, admin):
-    tags = requests.get(f"http://127.0.0.1:{PORTS['OLLAMA_PORT']}/api/tags", timeout=10).json()["models"]
+    tags = requests.get(f"http://127.0.0.1:{SHARED_PORTS['OLLAMA_PORT']}/api/tags", timeout=10).json()["models"]
     pulled = {model["name"] for model in tags}
     assert {"tinyllama:latest"} <= pulled, pulled
     answer = requests.get(f"{BASE}/api/models", headers=admin, timeout=60)
@@ -184,10 +177,14 @@ def test_a_profile_switch_after_an_admin_save_takes_effect(stack, admin, host_ol
     assert saved.status_code == 200, saved.text
     assert _ollama_urls(admin) == ["http://ollama:11434/admin-saved"]
     append_env(stack.root, {"OLLAMA_HOST_URL": host_ollama})
-    assert_ok(stack.start("up", "--profile", "none", "--timeout", UP_TIMEOUT))
-    values = _env(stack)
-    headers = {"Authorization": "Bearer " + _signin(values["WEBUI_ADMIN_EMAIL"],
-                                                     values["WEBUI_ADMIN_PASSWORD"]).json()["token"]}
-    assert _ollama_urls(headers) == [host_ollama]
-    models = requests.get(f"{BASE}/api/models", headers=headers, timeout=60).json()["data"]
-    assert "tinyllama:latest" in {model["id"] for model in models}
+    try:
+        assert_ok(stack.start("up", "--profile", "none", "--timeout", UP_TIMEOUT))
+        values = _env(stack)
+        headers = {"Authorization": "Bearer " + _signin(values["WEBUI_ADMIN_EMAIL"],
+                                                         values["WEBUI_ADMIN_PASSWORD"]).json()["token"]}
+        assert _ollama_urls(headers) == [host_ollama]
+        models = requests.get(f"{BASE}/api/models", headers=headers, timeout=60).json()["data"]
+        assert "tinyllama:latest" in {model["id"] for model in models}
+    finally:  # the shared stack goes back to its own Ollama for the modules after this one
+        assert_ok(stack.start("up", "--profile", "cpu", "--timeout", UP_TIMEOUT))
+    assert _ollama_urls(headers) == ["http://ollama:11434"]
