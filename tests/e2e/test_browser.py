@@ -14,6 +14,8 @@ from tests.conftest import read_env_file
 from tests.e2e.browser import Session, StepFailed, chromium
 from tests.e2e.conftest import PUBLIC_HOSTS, SHARED_PORTS, Stack
 
+pytestmark = pytest.mark.shared_stack("public")  # the shared stacks (conftest.py): run last
+
 
 def test_a_failed_step_is_named_and_keeps_its_screenshot():
     with chromium("helper-check") as session:

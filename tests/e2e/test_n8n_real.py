@@ -17,6 +17,8 @@ from tests.e2e import n8nlib
 from tests.e2e.conftest import AT_READY, UP_TIMEOUT
 from tests.e2e.n8nlib import STARTER
 
+pytestmark = pytest.mark.shared_stack  # the shared stacks (conftest.py): run last
+
 BASE = AT_READY["n8n"][0]
 
 

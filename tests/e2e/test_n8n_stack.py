@@ -10,6 +10,8 @@ from tests.conftest import read_env_file
 from tests.e2e.conftest import SHARED_PORTS, UP_TIMEOUT
 from tests.e2e.n8nlib import credentials_updated, decrypted_credentials, sql, starter_version
 
+pytestmark = pytest.mark.shared_stack  # the shared stacks (conftest.py): run last
+
 PORT = SHARED_PORTS["N8N_PORT"]
 CHAT = f"http://127.0.0.1:{PORT}/webhook/localai-agent/chat"
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
+
 from tests.conftest import read_env_file
+
+pytestmark = pytest.mark.shared_stack("public")  # the shared stacks (conftest.py): run last
 
 
 def _https(host: str, path: str, *extra: str) -> tuple[int, str]:

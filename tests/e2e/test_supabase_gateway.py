@@ -16,6 +16,8 @@ import pytest
 from tests.conftest import read_env_file
 from tests.e2e.conftest import SHARED_PORTS
 
+pytestmark = pytest.mark.shared_stack  # the shared stacks (conftest.py): run last
+
 
 def _get(path: str, key: str | None = None) -> tuple[int, str]:
     url = f"http://127.0.0.1:{SHARED_PORTS['SUPABASE_PORT']}{path}"

@@ -26,6 +26,8 @@ from stack.ops.webui_setup import REMOTE_SCRIPT
 from tests.conftest import append_env, read_env_file
 from tests.e2e.conftest import SHARED_PORTS, UP_TIMEOUT, assert_ok, docker, image, port
 
+pytestmark = pytest.mark.shared_stack  # the shared stacks (conftest.py): run last
+
 BASE = f"http://127.0.0.1:{SHARED_PORTS['WEBUI_PORT']}"
 HOST_OLLAMA_PORT = port(21449)
 

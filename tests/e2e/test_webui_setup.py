@@ -3,10 +3,13 @@ sign-up closed, the n8n agent pipe installed and switched on through Open WebUI'
 step; `accounts` shows the login."""
 from __future__ import annotations
 
+import pytest
 import requests
 
 from tests.conftest import read_env_file
 from tests.e2e.conftest import SHARED_PORTS, UP_TIMEOUT
+
+pytestmark = pytest.mark.shared_stack  # the shared stacks (conftest.py): run last
 
 BASE = f"http://127.0.0.1:{SHARED_PORTS['WEBUI_PORT']}"
 
