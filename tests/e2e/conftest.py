@@ -41,12 +41,19 @@ IMAGES = {
 }
 # tests/run.sh runs the suite on parallel pytest-xdist workers (gw0, gw1, ...). Every host port a test
 # module fixes goes through port(): each worker adds 100 per worker number, so the stacks of two workers
-# never share a port (the fixed sets sit in 2xxxx and 3xxxx, no two less than 100 apart in a clash).
+# never share a port (the fixed sets sit in 1xxxx and 2xxxx, no two less than 100 apart in a clash).
 WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+# Linux hands out local ports from 32768 up (net.ipv4.ip_local_port_range) to every outgoing
+# connection, the tests' own among them: a fixed port up there is taken now and then, and `up`
+# rightly refuses it (CI saw "port 38000 (SUPABASE_PORT) is already in use by another program").
+EPHEMERAL_FROM = 32768
 
 
 def port(number: int | str) -> int:
-    return int(number) + 100 * WORKER
+    shifted = int(number) + 100 * WORKER
+    if shifted >= EPHEMERAL_FROM:
+        raise ValueError(f"test port {shifted} is in the ephemeral range (>= {EPHEMERAL_FROM}): pick one below")
+    return shifted
 
 
 def ports(values: dict[str, str]) -> dict[str, str]:

@@ -35,12 +35,12 @@ import pytest
 
 from stack.config.mirror import mirror_ref
 from tests.conftest import append_env, read_env_file
-from tests.e2e.conftest import IMAGES, UP_TIMEOUT, Stack, assert_ok, docker, image, make_stack
+from tests.e2e.conftest import IMAGES, UP_TIMEOUT, Stack, assert_ok, docker, image, make_stack, port, ports
 from tests.e2e.registry import Served, serving
 
-REGISTRY_PORT = 41500
-PORTS = {"WEBUI_PORT": "41300", "N8N_PORT": "41678", "SUPABASE_PORT": "41800", "OLLAMA_PORT": "41434",
-         "SEARXNG_PORT": "41081", "POSTGRES_PORT": "41432", "CADDY_PORT": "41880"}
+REGISTRY_PORT = port(17500)
+PORTS = ports({"WEBUI_PORT": "17300", "N8N_PORT": "17678", "SUPABASE_PORT": "17800", "OLLAMA_PORT": "17434",
+               "SEARXNG_PORT": "17081", "POSTGRES_PORT": "17432", "CADDY_PORT": "17880"})
 FULL_ONLY = {"SUPABASE_ANALYTICS_IMAGE", "SUPABASE_VECTOR_IMAGE", "SUPABASE_FUNCTIONS_IMAGE",
              "SUPABASE_POOLER_IMAGE"}
 NEEDED = [key for key in IMAGES if key not in FULL_ONLY]  # profile cpu, Supabase core

@@ -14,7 +14,7 @@ from stack.config.secrets import ROTATABLE
 from tests.conftest import read_env_file
 from tests.e2e.conftest import PRIVATE_PORTS, UP_TIMEOUT, assert_ok, docker, image, make_stack, port
 
-HOST_OLLAMA_PORT = str(port(31434))
+HOST_OLLAMA_PORT = str(port(21452))
 # Rotations that need the full Supabase set (analytics) or public mode (Caddy basic auth):
 # covered in test_public_stack.py / by SUPABASE_SERVICES=full below.
 PRIVATE_CORE_ROTATIONS = sorted(set(ROTATABLE) - {"LOGFLARE_PUBLIC_ACCESS_TOKEN", "LOGFLARE_PRIVATE_ACCESS_TOKEN",

@@ -13,8 +13,8 @@ import requests
 from tests.conftest import read_env_file
 from tests.e2e.conftest import UP_TIMEOUT, docker, make_stack, ports
 
-FULL_PORTS = ports({"WEBUI_PORT": "33000", "N8N_PORT": "35678", "SUPABASE_PORT": "38000", "OLLAMA_PORT": "31434",
-                    "SEARXNG_PORT": "38081", "POSTGRES_PORT": "35432", "CADDY_PORT": "38880"})
+FULL_PORTS = ports({"WEBUI_PORT": "13000", "N8N_PORT": "15678", "SUPABASE_PORT": "18000", "OLLAMA_PORT": "14434",
+                    "SEARXNG_PORT": "18081", "POSTGRES_PORT": "15432", "CADDY_PORT": "18880"})
 EXTRA = ("analytics", "vector", "functions", "supavisor")
 HELLO = """// test-only function: echoes the path it was called with and whether a token came along
 Deno.serve((req: Request) => new Response(JSON.stringify({

@@ -131,12 +131,19 @@ def test_interrupted_up_is_recovered_by_the_next_up(ops_stack):
     env = {**os.environ, "LOCALAI_NO_VENV": "1"}
     proc = subprocess.Popen([sys.executable, "start.py", "up", "--timeout", UP_TIMEOUT], cwd=ops_stack.root,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not ops_stack.containers():
-        time.sleep(0.2)
+    # Interrupt it in the middle: once the readiness wait reports a container starting. (Waiting for
+    # containers to appear in `docker ps` raced: on a warm engine this `up` was ready in 24 s, before
+    # the poll saw them, and the signal came after it had finished.)
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if ": container starting" in line:
+            break
     _snapshot_process_args()
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
+    err = "".join(seen) + err
     OUTPUTS.append(out + err)
     assert proc.returncode == 130, err[-2000:]
     assert "Traceback" not in err

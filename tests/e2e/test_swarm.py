@@ -10,7 +10,7 @@ Compose on the same engine. It is `serial` (tests/run.sh runs it after the paral
 on another worker lost its embedded DNS while a swarm was being set up here.
 Smallest honest configuration: PROFILE=cpu with the Ollama double,
 SUPABASE_SERVICES=core, the local localai-test/*:dev images (`docker stack deploy --resolve-image
-never`), host ports 42901-42907, stack names lase2eswarm*.
+never`), host ports 19901-19907, stack names lase2eswarm*.
 
 Measured on the 2-core test machine, 2026-12-02, while other suites ran on the same engine (load
 15-25): the whole module 745 s (first `up` 138-374 s, mostly n8n's and Open WebUI's first start);
@@ -27,12 +27,12 @@ import pytest
 
 from stack.config.schema import SECRET_KEYS
 from tests.conftest import read_env_file
-from tests.e2e.conftest import UP_TIMEOUT, append_env, assert_ok, docker, make_stack
+from tests.e2e.conftest import UP_TIMEOUT, append_env, assert_ok, docker, make_stack, ports
 
 pytestmark = pytest.mark.serial
 
-PORTS = {"WEBUI_PORT": "42901", "N8N_PORT": "42902", "SUPABASE_PORT": "42903", "OLLAMA_PORT": "42904",
-         "SEARXNG_PORT": "42905", "POSTGRES_PORT": "42906", "CADDY_PORT": "42907"}
+PORTS = ports({"WEBUI_PORT": "19901", "N8N_PORT": "19902", "SUPABASE_PORT": "19903", "OLLAMA_PORT": "19904",
+               "SEARXNG_PORT": "19905", "POSTGRES_PORT": "19906", "CADDY_PORT": "19907"})
 UPDATED_TAG = "lase2eswarm/supabase-meta:update"
 
 
@@ -103,8 +103,9 @@ def test_up_deploys_the_stack_and_waits_until_every_replica_runs(stack):
     for name in found:
         assert len(tasks.get(name, ())) == 1, name
     assert "TARGET=swarm" in (stack.root / ".env").read_text().splitlines()
-    assert "Ollama is running" in subprocess.run(["curl", "-s", "http://127.0.0.1:42904/"], capture_output=True,
-                                                 text=True, timeout=30).stdout
+    ollama = f"http://127.0.0.1:{PORTS['OLLAMA_PORT']}/"
+    assert "Ollama is running" in subprocess.run(["curl", "-s", ollama], capture_output=True, text=True,
+                                                 timeout=30).stdout
 
 
 def test_secrets_are_docker_secrets_absent_from_inspect_and_every_container_env(stack):
