@@ -189,9 +189,9 @@ def private_stack(tmp_path_factory: pytest.TempPathFactory):
 
 
 # One default private stack (`up --profile cpu`), started once per session and shared by the modules
-# that only read it, or change it and put it back (test_browser's private site, test_n8n_real, test_n8n_stack,
-# test_supabase_gateway, test_webui_real, test_webui_setup): every full `up` costs a minute or two
-# of the 2-core CI machine. Its ports are its own, so it can run beside every module's stack.
+# that only read it, or change it and put it back (test_browser's private site, test_n8n_real,
+# test_n8n_stack, test_supabase_gateway, test_webui_real, test_webui_setup): every full `up` costs a
+# minute or two of the 2-core CI machine. Its ports are its own, so it can run beside any other stack.
 SHARED_PORTS = ports({"WEBUI_PORT": "23007", "N8N_PORT": "25697", "SUPABASE_PORT": "28007", "OLLAMA_PORT": "21447",
                       "SEARXNG_PORT": "28097", "POSTGRES_PORT": "25447", "CADDY_PORT": "28897"})
 # What must answer the very moment `up` returns (n8n's editor and REST API: test_n8n_real).
@@ -205,8 +205,9 @@ def shared_stack(tmp_path_factory: pytest.TempPathFactory):
     stack = make_stack(tmp_path_factory, "shared", SHARED_PORTS)
     try:
         result = stack.start("up", "--profile", "cpu", "--timeout", UP_TIMEOUT)
-        base, paths = AT_READY["n8n"]
-        stack.at_ready = {path: requests.get(base + path, timeout=10) for path in paths}
+        if result.returncode == 0:  # at once: what `up` promised must hold now, not a few seconds later
+            base, paths = AT_READY["n8n"]
+            stack.at_ready = {path: requests.get(base + path, timeout=10) for path in paths}
         stack.up_output = result.stdout + result.stderr
         assert_ok(result)
         yield stack
