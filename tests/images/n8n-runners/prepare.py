@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Install n8n's real JavaScript task runner (@n8n/task-runner) from npm on the host, imported as
 localai-test/n8n-runners-app:<hash of package.json + package-lock.json>, with n8n/prepare.py's code
-(npm ci --ignore-scripts --omit=dev, tar | docker import, cached by tag). @n8n/task-runner is 2.41.1:
+(npm ci --ignore-scripts --omit=dev, source maps and type declarations deleted, tar | docker import,
+cached by tag). @n8n/task-runner is 2.41.1:
 n8n@2.41.3 pins 2.41.2, which the registry this machine reaches does not have (404), so
 n8n/package.json overrides it to 2.41.1 too: the runner and n8n's task broker run the same version.
 moment 2.30.1 as the official runners image adds (n8n-io/n8n docker/images/runners/Dockerfile,
