@@ -129,8 +129,11 @@ def test_port_taken_start_fails_clearly_and_starts_nothing(ops_stack):
 
 def test_interrupted_up_is_recovered_by_the_next_up(ops_stack):
     env = {**os.environ, "LOCALAI_NO_VENV": "1"}
+    # Ctrl-C must reach it as at a terminal: a run started in the background by a shell (`bash .ci/run &`)
+    # ignores SIGINT, the child inherits that, and Python keeps an ignored SIGINT ignored.
     proc = subprocess.Popen([sys.executable, "start.py", "up", "--timeout", UP_TIMEOUT], cwd=ops_stack.root,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # Interrupt it in the middle: once the readiness wait reports a container starting. (Waiting for
     # containers to appear in `docker ps` raced: on a warm engine this `up` was ready in 24 s, before
     # the poll saw them, and the signal came after it had finished.)
