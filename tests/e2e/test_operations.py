@@ -1,11 +1,17 @@
-"""Operations on a real stack: backup/restore, refused archives, faults at start, secret hygiene.
+"""Operations on one real stack, in order: plain `start.py`, log masking, restart, models pull/rm,
+supabase keys, backup and restore (onto a fresh folder, a refused archive, across a rotation), every
+rotatable secret end to end, faults at start, `update`, and last the secret-hygiene check over every
+start.py output kept on the way.
 
-Tests run in order on one stack; every start.py output is kept for the secret-hygiene check.
+One stack for all of them: every full `up` costs a minute or two of the 2-core CI machine, and each
+of these tests leaves the stack up and working for the next (a failure shows in the one after, too).
+Profile none against an Ollama on the host network has a stack of its own (test_commands.py).
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -13,11 +19,19 @@ import sys
 import tarfile
 import time
 
+import jwt
 import pytest
+import requests
 
 from stack.config.schema import SECRET_KEYS
+from stack.config.secrets import ROTATABLE
 from tests.conftest import read_env_file
-from tests.e2e.conftest import PRIVATE_PORTS, UP_TIMEOUT, docker, make_stack
+from tests.e2e.conftest import PRIVATE_PORTS, UP_TIMEOUT, assert_ok, docker, make_stack
+
+# Rotations that need the full Supabase set (analytics) or public mode (Caddy basic auth):
+# covered in test_full_set.py / test_public_stack.py.
+PRIVATE_CORE_ROTATIONS = sorted(set(ROTATABLE) - {"LOGFLARE_PUBLIC_ACCESS_TOKEN", "LOGFLARE_PRIVATE_ACCESS_TOKEN",
+                                                 "CADDY_BASIC_AUTH_PASSWORD"})
 
 OUTPUTS: list[str] = []
 PROCESS_ARGS: list[str] = []
@@ -46,9 +60,26 @@ def _model_files(stack) -> str:
     return stack.exec("ollama", "sh", "-c", "cd /root/.ollama/models && find . -type f | sort | xargs sha256sum")
 
 
-def test_up(ops_stack):
-    result = start(ops_stack, "up", "--timeout", UP_TIMEOUT)
+def _env(stack) -> dict[str, str]:
+    return read_env_file(stack.root / ".env")
+
+
+def _note(stack, table: str) -> str:
+    return stack.exec("db", "psql", "-U", "postgres", "-tAc", f"SELECT note FROM {table}").strip()
+
+
+def _psql_tcp(stack, user: str, password: str, database: str = "postgres") -> subprocess.CompletedProcess[str]:
+    """A password login over TCP, not over the container's local socket."""
+    cid = stack.containers()["db"]["Id"]
+    return subprocess.run(["docker", "exec", "-e", "PGPASSWORD", cid, "psql", "-h", "db", "-U", user, "-d",
+                           database, "-tAc", "SELECT current_user"],
+                          env={**os.environ, "PGPASSWORD": password}, capture_output=True, text=True, timeout=60)
+
+
+def test_plain_start_py_brings_the_stack_up(ops_stack):
+    result = start(ops_stack, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "Local AI Stack is ready" in result.stdout
     _snapshot_process_args()
 
 
@@ -71,12 +102,44 @@ def test_logs_mask_a_secret_that_a_service_prints(ops_stack):
     assert secret not in result.stdout + result.stderr
 
 
-def test_backup_destroy_restore_brings_everything_back(ops_stack, tmp_path):
+def test_restart_one_service_restarts_only_it(ops_stack):
+    before = {s: c["State"]["StartedAt"] for s, c in ops_stack.containers().items()}
+    assert_ok(start(ops_stack, "restart", "searxng"))
+    after = {s: c["State"]["StartedAt"] for s, c in ops_stack.containers().items()}
+    assert after["searxng"] != before["searxng"]
+    assert {s: t for s, t in after.items() if s != "searxng"} == {s: t for s, t in before.items() if s != "searxng"}
+
+
+def test_models_pull_then_rm(ops_stack):
+    result = start(ops_stack, "models", "pull", "all-minilm")
+    assert_ok(result)
+    assert "all-minilm: pulled" in result.stdout
+    assert "all-minilm" in start(ops_stack, "models", "list").stdout
+    result = start(ops_stack, "models", "rm", "all-minilm")
+    assert_ok(result)
+    assert "all-minilm: removed" in result.stdout
+    assert "all-minilm" not in start(ops_stack, "models", "list").stdout
+
+
+def test_supabase_keys_prints_keys_signed_with_the_secret(ops_stack):
+    result = ops_stack.start("supabase", "keys")  # prints keys on purpose: not kept for the hygiene check
+    assert_ok(result)
+    printed = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+    secret = _env(ops_stack)["JWT_SECRET"]
+    assert printed["SUPABASE_URL"] == f"http://127.0.0.1:{PRIVATE_PORTS['SUPABASE_PORT']}"
+    assert jwt.decode(printed["SUPABASE_ANON_KEY"], secret, algorithms=["HS256"])["role"] == "anon"
+    assert jwt.decode(printed["SUPABASE_SERVICE_ROLE_KEY"], secret, algorithms=["HS256"])["role"] == "service_role"
+
+
+def test_restore_onto_a_fresh_folder_brings_everything_back(ops_stack, tmp_path):
+    """Where backups are really needed: a new machine, i.e. the same checkout with no .env, no state
+    file, no build/ and no volumes. The archive's .env and its database travel together."""
     ops_stack.exec("db", "psql", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-c",
                    "CREATE TABLE e2e_backup (note text); INSERT INTO e2e_backup VALUES ('from before');")
     ops_stack.exec("n8n", "sh", "-c", "echo precious > /home/node/.n8n/e2e-data.txt")
     models_before = _model_files(ops_stack)
     assert "manifests" in models_before
+    secrets_before = {k: v for k, v in _env(ops_stack).items() if k in SECRET_KEYS}
 
     archive = tmp_path / "backup.tar"
     result = start(ops_stack, "backup", str(archive))
@@ -87,15 +150,18 @@ def test_backup_destroy_restore_brings_everything_back(ops_stack, tmp_path):
     assert {"env", "postgres.sql", "volumes/n8n_data.tar", "volumes/ollama_data.tar"} <= set(manifest["sha256"])
 
     assert start(ops_stack, "down", "--volumes", "--yes").returncode == 0
+    for name in (".env", ".localai-state.json"):
+        (ops_stack.root / name).unlink(missing_ok=True)
+    shutil.rmtree(ops_stack.root / "build", ignore_errors=True)
     volumes = docker("volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={ops_stack.project}")
     assert volumes.stdout.split() == []
 
-    result = start(ops_stack, "restore", str(archive), "--yes")
+    result = start(ops_stack, "restore", str(archive), "--yes", timeout=1200)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-    rows = ops_stack.exec("db", "psql", "-U", "postgres", "-tAc", "SELECT note FROM e2e_backup")
-    assert rows.strip() == "from before"
+    assert _note(ops_stack, "e2e_backup") == "from before"
     assert ops_stack.exec("n8n", "cat", "/home/node/.n8n/e2e-data.txt").strip() == "precious"
     assert _model_files(ops_stack) == models_before
+    assert {k: v for k, v in _env(ops_stack).items() if k in SECRET_KEYS} == secrets_before
     pytest.archive = archive  # for the next test
 
 
@@ -111,6 +177,61 @@ def test_truncated_archive_is_refused_and_nothing_changes(ops_stack, tmp_path):
     assert len(lines) == 1 and ("truncated" in lines[0] or "checksum" in lines[0]), result.stderr
     assert (ops_stack.root / ".env").read_bytes() == env_before
     assert {s: c["Id"] for s, c in ops_stack.containers().items()} == ids_before
+
+
+def test_restore_across_a_rotation_brings_the_old_secrets_and_data_back(ops_stack, tmp_path):
+    """Restoring must not trip over the folder's record of which secrets the database was created with."""
+    ops_stack.exec("db", "psql", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-c",
+                   "CREATE TABLE e2e_restore (note text); INSERT INTO e2e_restore VALUES ('kept');")
+    archive = tmp_path / "before-rotation.tar"
+    assert_ok(start(ops_stack, "backup", str(archive)))
+    old = _env(ops_stack)
+    assert_ok(start(ops_stack, "secrets", "rotate", "POSTGRES_PASSWORD", "--yes", timeout=1200))
+    rotated = _env(ops_stack)
+    assert rotated["POSTGRES_PASSWORD"] != old["POSTGRES_PASSWORD"]
+    ops_stack.exec("db", "psql", "-U", "postgres", "-c", "UPDATE e2e_restore SET note = 'after rotation'")
+
+    result = start(ops_stack, "restore", str(archive), "--yes", timeout=1200)
+    assert_ok(result)
+    assert "not the one the existing database was created with" not in result.stderr
+    assert _note(ops_stack, "e2e_restore") == "kept"
+    assert _env(ops_stack)["POSTGRES_PASSWORD"] == old["POSTGRES_PASSWORD"]
+    # and the stack keeps working with the archive's secrets: a second up is clean
+    assert_ok(start(ops_stack, "up", "--timeout", UP_TIMEOUT, "--no-pull"))
+
+
+@pytest.mark.parametrize("key", PRIVATE_CORE_ROTATIONS)
+def test_every_rotatable_secret_rotates_and_the_stack_keeps_working(ops_stack, key):
+    old = _env(ops_stack)
+    result = start(ops_stack, "secrets", "rotate", key, "--yes", timeout=1200)
+    assert_ok(result)
+    new = _env(ops_stack)
+    assert new[key] != old[key]
+    assert old[key] not in result.stdout + result.stderr
+    states = ops_stack.containers()
+    assert all(c["State"]["Status"] == "running" for c in states.values()), {s: c["State"]["Status"]
+                                                                           for s, c in states.items()}
+    assert_ok(start(ops_stack, "supabase", "check"))
+    if key == "JWT_SECRET":
+        url = f"http://127.0.0.1:{PRIVATE_PORTS['SUPABASE_PORT']}/rest/v1/rpc/localai_whoami"
+
+        def whoami(key: str) -> requests.Response:
+            return requests.post(url, json={}, timeout=10, headers={"apikey": key, "Authorization": f"Bearer {key}"})
+
+        assert whoami(old["ANON_KEY"]).status_code == 401
+        answer = whoami(new["ANON_KEY"])
+        assert answer.status_code == 200 and answer.json() == "anon", answer.text
+    if key == "POSTGRES_PASSWORD":
+        assert _psql_tcp(ops_stack, "supabase_admin", new[key]).returncode == 0
+        assert _psql_tcp(ops_stack, "supabase_admin", old[key]).returncode != 0
+    if key == "N8N_DB_PASSWORD":
+        assert _psql_tcp(ops_stack, "n8n", new[key], "n8n").returncode == 0
+        assert _psql_tcp(ops_stack, "n8n", old[key], "n8n").returncode != 0
+    if key == "DASHBOARD_PASSWORD":
+        url = f"http://127.0.0.1:{PRIVATE_PORTS['SUPABASE_PORT']}/"
+        user = new["DASHBOARD_USERNAME"]
+        assert requests.get(url, auth=(user, old[key]), timeout=10).status_code == 401
+        assert requests.get(url, auth=(user, new[key]), timeout=10, allow_redirects=False).status_code < 400
 
 
 def test_port_taken_start_fails_clearly_and_starts_nothing(ops_stack):

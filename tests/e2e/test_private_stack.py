@@ -1,6 +1,8 @@
-"""The whole stack in private mode, started by start.py on the real engine (tests run in order)."""
+"""The whole stack in private mode, started by start.py on the real engine (tests run in order, on one
+stack: the read-only commands near the end run on it too, before its last `down`)."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -8,12 +10,14 @@ import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import requests
 
+from tests.conftest import append_env
 from tests.e2e import n8nlib
-from tests.e2e.conftest import UP_TIMEOUT, docker
+from tests.e2e.conftest import PRIVATE_PORTS, UP_TIMEOUT, assert_ok, docker
 
 MARKERS = {  # service -> a directory on one of its named volumes
     "ollama": "/root/.ollama",
@@ -336,6 +340,81 @@ def test_data_survives_down_and_up(private_stack):
     for service, directory in MARKERS.items():
         assert private_stack.exec(service, "cat", f"{directory}/.e2e-marker").strip() == f"kept-{service}"
     assert private_stack.exec("caddy", "cat", f"{CADDY_CONFIG}/.e2e-marker").strip() == "kept-config"
+
+
+# --- read-only commands change no file, and `down` stops what is running: an edit of .env not
+# applied yet (a new PROJECT_NAME, a typo) changes neither their files nor their target -------------
+APPLY_HINT = "run `start.py` to apply"
+
+
+def _files(root: Path) -> dict[str, str]:
+    """.env and every file under build/ -> sha256 and mode."""
+    paths = [root / ".env", *sorted((root / "build").rglob("*"))]
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() + oct(p.stat().st_mode)
+            for p in paths if p.is_file()}
+
+
+def _err(result) -> str:
+    """stderr with rich's wrapping undone (a piped console wraps at 80 columns)."""
+    return " ".join(result.stderr.split())
+
+
+def test_status_and_logs_of_an_applied_stack_change_no_file(private_stack):
+    before = _files(private_stack.root)
+    status = private_stack.start("status")
+    assert_ok(status)
+    assert "running" in status.stdout and APPLY_HINT not in _err(status)
+    assert_ok(private_stack.start("logs", "searxng", "--tail", "5"))
+    assert _files(private_stack.root) == before
+
+
+def test_an_edit_not_applied_yet_is_reported_and_nothing_is_rewritten(private_stack):
+    """Before: status and logs re-rendered build/ from the edited .env and generated the blanked secret."""
+    env = (private_stack.root / ".env").read_text()
+    append_env(private_stack.root, {"WEBUI_NAME": "Edited Name", "SEARXNG_SECRET": ""})
+    try:
+        before = _files(private_stack.root)
+        status = private_stack.start("status")
+        assert _files(private_stack.root) == before
+        assert_ok(status)
+        assert APPLY_HINT in _err(status) and "running" in status.stdout
+        logs = private_stack.start("logs", "searxng", "--tail", "5")
+        assert_ok(logs)
+        assert APPLY_HINT in _err(logs)
+        refused = private_stack.start("backup")
+        assert refused.returncode != 0 and "run `start.py` to apply it first" in _err(refused)
+        assert _files(private_stack.root) == before
+    finally:
+        (private_stack.root / ".env").write_text(env)
+
+
+def test_a_typo_in_env_does_not_break_status(private_stack):
+    env = (private_stack.root / ".env").read_text()
+    append_env(private_stack.root, {"WEBUI_PORT": "23ooo"})
+    try:
+        before = _files(private_stack.root)
+        status = private_stack.start("status")
+        assert_ok(status)
+        assert "WEBUI_PORT: '23ooo' is not a port number" in _err(status) and APPLY_HINT in _err(status)
+        assert "running" in status.stdout and f"127.0.0.1:{PRIVATE_PORTS['WEBUI_PORT']}" in status.stdout
+        assert _files(private_stack.root) == before
+    finally:
+        (private_stack.root / ".env").write_text(env)
+
+
+def test_down_after_a_project_name_edit_stops_the_running_project(private_stack):
+    """Before: down targeted the new name, and the old project's containers stayed up."""
+    assert any(c["State"]["Running"] for c in private_stack.containers().values())
+    env = (private_stack.root / ".env").read_text()
+    append_env(private_stack.root, {"PROJECT_NAME": private_stack.project + "x"})
+    try:
+        before = _files(private_stack.root)
+        result = private_stack.start("down", timeout=600)
+        assert_ok(result)
+        assert private_stack.containers() == {}, "the running project's containers are still there"
+        assert _files(private_stack.root) == before
+    finally:
+        (private_stack.root / ".env").write_text(env)
 
 
 def test_down_then_status_reports_stopped(private_stack):

@@ -25,6 +25,7 @@ import requests
 from stack.ops.webui_setup import REMOTE_SCRIPT
 from tests.conftest import append_env, read_env_file
 from tests.e2e.conftest import SHARED_PORTS, UP_TIMEOUT, assert_ok, docker, image, port
+from tests.e2e.n8nlib import decrypted_credentials
 
 pytestmark = pytest.mark.shared_stack  # the shared stacks (conftest.py): run last
 
@@ -187,6 +188,9 @@ def test_a_profile_switch_after_an_admin_save_takes_effect(stack, admin, host_ol
         assert _ollama_urls(headers) == [host_ollama]
         models = requests.get(f"{BASE}/api/models", headers=headers, timeout=60).json()["data"]
         assert "tinyllama:latest" in {model["id"] for model in models}
+        # and n8n's agent follows: its saved Ollama credential holds the new URL
+        assert decrypted_credentials(stack)["localaiOllama"]["baseUrl"] == host_ollama
     finally:  # the shared stack goes back to its own Ollama for the modules after this one
         assert_ok(stack.start("up", "--profile", "cpu", "--timeout", UP_TIMEOUT))
     assert _ollama_urls(headers) == ["http://ollama:11434"]
+    assert decrypted_credentials(stack)["localaiOllama"]["baseUrl"] == "http://ollama:11434"
