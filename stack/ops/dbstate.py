@@ -45,31 +45,50 @@ def _path(settings: Settings) -> Path:
     return settings.root / STATE_FILE
 
 
-def load(settings: Settings) -> dict[str, str]:
+def _data(settings: Settings) -> dict[str, object]:
+    """The state file's content for this project ({} when missing, unreadable or another project's)."""
     try:
         data = json.loads(_path(settings).read_text())
     except (OSError, ValueError):
         return {}
-    if data.get("project") != settings.project:
-        return {}
-    return dict(data.get("database", {}))
+    return data if isinstance(data, dict) and data.get("project") == settings.project else {}
+
+
+def _write(settings: Settings, data: dict[str, object]) -> None:
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    if not _path(settings).exists() or _path(settings).read_text() != text:
+        write_atomic(_path(settings), text, mode=0o600)
+
+
+def load(settings: Settings) -> dict[str, str]:
+    return dict(_data(settings).get("database", {}))
 
 
 def recorded_db_image(settings: Settings) -> str | None:
     """The database image of the last successful `up`: the one that can open the data volume."""
-    try:
-        data = json.loads(_path(settings).read_text())
-    except (OSError, ValueError):
-        return None
-    return data.get("db_image") if data.get("project") == settings.project else None
+    image = _data(settings).get("db_image")
+    return image if isinstance(image, str) else None
 
 
 def record(settings: Settings) -> None:
-    data = {"project": settings.project, "database": {k: fingerprint(settings[k]) for k in IN_DATABASE},
+    """The database's secrets and image as they are now; what else was remembered is kept."""
+    data = {**_data(settings), "project": settings.project,
+            "database": {k: fingerprint(settings[k]) for k in IN_DATABASE},
             "db_image": settings.image("SUPABASE_DB_IMAGE")}
-    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
-    if not _path(settings).exists() or _path(settings).read_text() != text:
-        write_atomic(_path(settings), text, mode=0o600)
+    _write(settings, data)
+
+
+def remembered(settings: Settings, name: str) -> str | None:
+    """A fingerprint another step left with remember() (None: never, or for another project)."""
+    value = dict(_data(settings).get("remembered", {})).get(name)
+    return value if isinstance(value, str) else None
+
+
+def remember(settings: Settings, name: str, value: str) -> None:
+    """Keep a fingerprint of what a step last wrote somewhere we cannot cheaply read back."""
+    data = _data(settings) or {"project": settings.project}
+    data["remembered"] = {**dict(data.get("remembered", {})), name: value}
+    _write(settings, data)
 
 
 def database_volume_exists(settings: Settings) -> bool:

@@ -41,3 +41,22 @@ def test_our_psql_runs_as_the_images_superuser():
     """supabase/postgres demotes postgres; our psql and pg_dumpall run as supabase_admin."""
     assert dbstate.admin_psql("postgres")[:3] == ["psql", "-U", "supabase_admin"]
     assert dbstate.admin_psql("postgres", "pg_dumpall")[:3] == ["pg_dumpall", "-U", "supabase_admin"]
+
+
+def test_what_a_step_remembers_survives_the_database_record(project):
+    """n8n's credentials fingerprint (stack/ops/n8n_setup.py) and the database record share the state file."""
+    assert run_start(project, "render").returncode == 0
+    from stack.config.store import prepare
+
+    settings = prepare(project, {}).settings
+    assert dbstate.remembered(settings, "n8n_credentials") is None
+    dbstate.remember(settings, "n8n_credentials", "abc")
+    dbstate.record(settings)
+    dbstate.remember(settings, "other", "def")
+    assert dbstate.remembered(settings, "n8n_credentials") == "abc"
+    assert dbstate.remembered(settings, "other") == "def"
+    assert dbstate.recorded_db_image(settings) == settings.image("SUPABASE_DB_IMAGE")
+    assert dbstate.load(settings)
+    assert oct((project / dbstate.STATE_FILE).stat().st_mode & 0o777) == "0o600"
+    renamed = type(settings)(root=settings.root, values={**settings.values, "PROJECT_NAME": settings.project + "x"})
+    assert dbstate.remembered(renamed, "n8n_credentials") is None  # another project's state is not ours

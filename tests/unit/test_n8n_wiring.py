@@ -161,6 +161,35 @@ def test_workflow_ids_are_read_from_n8ns_list_output():
     assert n8n_setup.parse_workflow_ids(out) == {"localaiStarterAgent", "AbC123xyz"}
 
 
+def test_what_is_present_is_read_from_the_query_rows():
+    out = "credential localaiOllama\ncredential localaiSearxng\nworkflow localaiStarterAgent\n\n"
+    seen = n8n_setup.parse_present(out)
+    assert seen.credentials == {"localaiOllama", "localaiSearxng"} and seen.starter
+    assert n8n_setup.parse_present("credential localaiOllama\n") == n8n_setup.Present(frozenset({"localaiOllama"}),
+                                                                                     False)
+
+
+def test_the_query_reads_only_our_ids_and_keeps_the_password_off_argv(project):
+    sql = n8n_setup.PRESENT_SQL.format(starter=n8n_setup.STARTER_ID)
+    assert "FROM credentials_entity" in sql and "FROM workflow_entity" in sql
+    assert "'localai%'" in sql and f"id = '{n8n_setup.STARTER_ID}'" in sql
+    assert all(str(c["id"]).startswith("localai") for c in n8n_setup.credentials(prepare(project, {}).settings))
+    assert "read -r PGPASSWORD" in n8n_setup.PRESENT_SCRIPT and "PGPASSWORD=" not in n8n_setup.PRESENT_SCRIPT
+
+
+def test_the_credentials_fingerprint_follows_every_value_they_hold(project):
+    _render(project)
+    settings = prepare(project, {}).settings
+    before = n8n_setup.credentials_fingerprint(settings)
+    assert n8n_setup.credentials_fingerprint(prepare(project, {}).settings) == before
+    for key, value in (("N8N_DB_PASSWORD", "other-db-password"), ("N8N_AGENT_PASSWORD", "other-agent-password"),
+                       ("SERVICE_ROLE_KEY", "other.service.key")):
+        changed = type(settings)(root=settings.root, values={**settings.values, key: value})
+        assert n8n_setup.credentials_fingerprint(changed) != before, key
+    switched = prepare(project, {"PROFILE": "none"}).settings  # Ollama's URL moves to the host
+    assert n8n_setup.credentials_fingerprint(switched) != before
+
+
 @pytest.mark.parametrize("environment", ["private", "public"])
 def test_the_env_records_cover_what_we_render_for_n8n(project, environment):
     from tests.conftest import REPO
