@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -109,6 +109,33 @@ def relay(argv: list[str], keep: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         proc.terminate()
     return proc.wait()
+
+
+def drain(argv: list[str], sink: Callable[[bytes], None], chunk: int = 1 << 20) -> Result:
+    """Run argv and hand its stdout to `sink` as it comes (`docker save` into a bundle, never into
+    memory or a copy). Its stderr goes to a temporary file; a failure keeps argv, code and stderr.
+    An error in `sink` or a Ctrl-C kills the program."""
+    with tempfile.TemporaryFile() as err:
+        try:
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err)
+        except FileNotFoundError as exc:
+            raise not_found(argv, DOCKER_HINT if argv[0] == "docker" else "") from exc
+        assert proc.stdout is not None
+        try:
+            while data := proc.stdout.read(chunk):
+                sink(data)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            proc.stdout.close()
+        code = proc.wait()
+        err.seek(0)
+        text = err.read().decode(errors="replace")
+    if code != 0:
+        raise failure(argv, code, text)
+    return Result(argv, code, "", text)
 
 
 def feed(argv: list[str], source: BinaryIO, size: int, chunk: int = 1 << 20) -> Result:

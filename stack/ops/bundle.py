@@ -6,15 +6,17 @@
 
 Nothing here runs docker. `verify` reads and checks everything before a caller loads anything, so
 a refusal (BundleRefused: one line) always means nothing was loaded. images.tar is last, so a
-caller streams exactly its bytes (offset, size) to `docker load` without copying it out.
+caller streams exactly its bytes (offset, size) to `docker load` without copying it out, and
+`write` streams `docker save` into it without a copy either.
 """
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import tarfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,21 +59,56 @@ def sums_text(sums: dict[str, str]) -> str:
     return "".join(f"{sums[name]}  {name}\n" for name in MEMBERS if name in sums)
 
 
-def write(target: Path, manifest: dict[str, Any], images_tar: Path, images_sha: str) -> None:
-    """Write the bundle to a temporary file beside `target`, then rename it: an error or Ctrl-C
-    leaves no half-written bundle under the name."""
+def header(name: str, size: int) -> bytes:
+    """One 512-byte tar header. GNU format: a size past ustar's 8 GiB goes in base-256 in the same
+    field, so the header keeps its length and can be rewritten in place once the size is known."""
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = size, 0o644, int(time.time())
+    block = info.tobuf(tarfile.GNU_FORMAT, "utf-8", "surrogateescape")
+    if len(block) != tarfile.BLOCKSIZE:
+        raise ValueError(f"a tar header for {name} is not one block")
+    return block
+
+
+def _padding(size: int) -> bytes:
+    return b"\0" * (-size % tarfile.BLOCKSIZE)
+
+
+Sink = Callable[[bytes], None]
+
+
+def write(target: Path, manifest: dict[str, Any], fill: Callable[[Sink], None]) -> None:
+    """Write the bundle; `fill(sink)` hands images.tar's bytes to `sink` as they come (`docker save`
+    streams straight in, hashed on the way: the images are written once, never copied). The sums
+    and images.tar's header are written last, in place. All goes to a temporary file beside
+    `target`, then renamed: an error or Ctrl-C leaves no half-written bundle under the name."""
     body = (json.dumps({"format": FORMAT, "version": VERSION, **manifest}, indent=2, sort_keys=True)
             + "\n").encode()
-    sums = sums_text({MANIFEST: hashlib.sha256(body).hexdigest(), IMAGES: images_sha}).encode()
+    manifest_sha = hashlib.sha256(body).hexdigest()
+    placeholder = sums_text({MANIFEST: manifest_sha, IMAGES: "0" * 64}).encode()
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     try:
-        with partial.open("wb") as handle:
-            with tarfile.open(fileobj=handle, mode="w", format=tarfile.PAX_FORMAT) as tar:
-                for name, data in ((MANIFEST, body), (SUMS, sums)):
-                    info = tarfile.TarInfo(name)
-                    info.size, info.mode = len(data), 0o644
-                    tar.addfile(info, io.BytesIO(data))
-                tar.add(str(images_tar), arcname=IMAGES, recursive=False)
+        with partial.open("w+b") as handle:
+            handle.write(header(MANIFEST, len(body)) + body + _padding(len(body)))
+            sums_at = handle.tell()
+            handle.write(header(SUMS, len(placeholder)) + placeholder + _padding(len(placeholder)))
+            images_at = handle.tell()
+            handle.write(header(IMAGES, 0))
+            digest, size = hashlib.sha256(), 0
+
+            def sink(data: bytes) -> None:
+                nonlocal size
+                digest.update(data)
+                handle.write(data)
+                size += len(data)
+
+            fill(sink)
+            handle.write(_padding(size) + b"\0" * (2 * tarfile.BLOCKSIZE))  # the end-of-archive blocks
+            sums = sums_text({MANIFEST: manifest_sha, IMAGES: digest.hexdigest()}).encode()
+            handle.seek(sums_at)
+            handle.write(header(SUMS, len(sums)) + sums)
+            handle.seek(images_at)
+            handle.write(header(IMAGES, size))
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(partial, target)

@@ -3,8 +3,6 @@ network, in one bundle file (format and checks: stack/ops/bundle.py)."""
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -37,7 +35,7 @@ def _size(n: float) -> str:
 
 def save(settings: Settings, target: Path, ui: Ui) -> Path:
     """Write one bundle with every image the configuration runs. Every image must be here first;
-    docker's output goes to a private directory beside `target`, removed on any exit."""
+    `docker save` streams into the bundle's temporary file beside `target`, removed on any exit."""
     target = target.expanduser().absolute()
     if not target.parent.is_dir():
         raise ConfigError(f"{target.parent} is not a directory")
@@ -51,22 +49,14 @@ def save(settings: Settings, target: Path, ui: Ui) -> Path:
     total = sum(int(inspected[ref].get("Size") or 0) for ref in refs)
     ui.note(f"Saving {len(refs)} images ({_size(total)} unpacked) for profile {settings.profile}, Supabase "
             f"{settings['SUPABASE_SERVICES']} to {target} ...", plain=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        images_tar = work / bundle.IMAGES
-        runner.run(["docker", "save", "-o", str(images_tar), *refs])
-        ui.note(f"Checksumming {_size(images_tar.stat().st_size)} ...", plain=True)
-        digest, _ = bundle.sha256_file(images_tar)
-        manifest = {
-            **expected(settings, items),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "images": [{"key": item.key, "pin": item.pin, "ref": local[item.key],
-                        "id": inspected[local[item.key]]["Id"], "size": inspected[local[item.key]].get("Size"),
-                        "repo_digests": inspected[local[item.key]].get("RepoDigests") or []} for item in items],
-        }
-        bundle.write(target, manifest, images_tar, digest)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    manifest = {
+        **expected(settings, items),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "images": [{"key": item.key, "pin": item.pin, "ref": local[item.key],
+                    "id": inspected[local[item.key]]["Id"], "size": inspected[local[item.key]].get("Size"),
+                    "repo_digests": inspected[local[item.key]].get("RepoDigests") or []} for item in items],
+    }
+    bundle.write(target, manifest, lambda sink: runner.drain(["docker", "save", *refs], sink))
     ui.say(f"Bundle written to {target} ({_size(target.stat().st_size)}, {len(refs)} images). On the offline "
            f"machine: `python start.py images load {target.name}`, then `python start.py`.", plain=True)
     return target

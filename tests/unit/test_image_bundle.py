@@ -41,6 +41,15 @@ def _images_tar(tmp_path: Path) -> Path:
     return path
 
 
+def _fill_from(images: Path, chunk: int = 7000):
+    """Hands `images` to the bundle's sink in odd-sized pieces, as a pipe from `docker save` does."""
+    def fill(sink) -> None:
+        with images.open("rb") as handle:
+            while data := handle.read(chunk):
+                sink(data)
+    return fill
+
+
 def _manifest(settings) -> dict:
     items = needed(settings)
     return {**offline.expected(settings, items), "created": "2026-12-02T00:00:00Z",
@@ -53,7 +62,7 @@ def made(tmp_path: Path) -> tuple[Path, Path, object]:
     settings = _settings(tmp_path)
     images = _images_tar(tmp_path)
     target = tmp_path / "site.tar"
-    bundle.write(target, _manifest(settings), images, bundle.sha256_file(images)[0])
+    bundle.write(target, _manifest(settings), _fill_from(images))
     return target, images, settings
 
 
@@ -82,7 +91,8 @@ def test_a_good_bundle_verifies_and_points_at_the_exact_bytes_of_images_tar(made
     (lambda size, info: size - 20000, "the bundle is truncated (it ends inside images.tar; copy it again)"),
     (lambda size, info: info["manifest.json"] + 10, "the bundle is truncated (copy it again)"),
     (lambda size, info: info["SHA256SUMS"] + 512, "the bundle is truncated (no images.tar; copy it again)"),
-    (lambda size, info: info["images.tar"] - 100, "the bundle is truncated (copy it again)"),
+    # inside images.tar's own header: the file ends before that member starts
+    (lambda size, info: info["images.tar"] - 100, "the bundle is truncated (no images.tar; copy it again)"),
 ])
 def test_a_truncated_bundle_is_refused_in_one_line(made, cut, why):
     target, _, settings = made
@@ -184,19 +194,47 @@ def test_a_good_bundle_feeds_docker_load_exactly_images_tar(made, calls):
     assert calls[0] == ("feed", ["docker", "load"], images.read_bytes())
 
 
-def test_write_leaves_nothing_behind_when_interrupted(tmp_path, monkeypatch):
+def test_write_leaves_nothing_behind_when_interrupted(tmp_path):
     settings = _settings(tmp_path)
-    images = _images_tar(tmp_path)
     target = tmp_path / "out" / "site.tar"
     target.parent.mkdir()
 
-    def interrupted(*args: object, **kwargs: object) -> None:
+    def interrupted(sink) -> None:
+        sink(b"half of a layer")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(tarfile.TarFile, "add", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        bundle.write(target, _manifest(settings), images, bundle.sha256_file(images)[0])
+        bundle.write(target, _manifest(settings), interrupted)
     assert list(target.parent.iterdir()) == []
+
+
+def test_a_header_past_ustars_8_gib_keeps_one_block_and_reads_back():
+    """images.tar's header is rewritten in place once `docker save` has ended: its size must never
+    change the header's length (a GPU profile's images are well past 8 GiB)."""
+    for size in (0, 12345, 8 << 30, 40 << 30):
+        block = bundle.header(bundle.IMAGES, size)
+        assert len(block) == tarfile.BLOCKSIZE
+        info = tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
+        assert (info.name, info.size) == (bundle.IMAGES, size)
+
+
+def test_docker_save_streams_into_the_bundle_and_its_failure_keeps_nothing(tmp_path):
+    """runner.drain with real programs: stdout goes to the sink as it comes; a failing program's
+    exit code and stderr are kept, and no bundle is left."""
+    settings = _settings(tmp_path)
+    images = _images_tar(tmp_path)
+    target = tmp_path / "site.tar"
+    bundle.write(target, _manifest(settings), lambda sink: runner.drain(["cat", str(images)], sink, chunk=4096))
+    verified = bundle.verify(target, offline.expected(settings))
+    with target.open("rb") as handle:
+        handle.seek(verified.offset)
+        assert handle.read(verified.size) == images.read_bytes()
+    failed = tmp_path / "failed.tar"
+    with pytest.raises(StackError) as caught:
+        bundle.write(failed, _manifest(settings), lambda sink: runner.drain(
+            ["sh", "-c", "printf partial; echo 'no such image: x' >&2; exit 3"], sink))
+    assert caught.value.returncode == 3 and "no such image: x" in caught.value.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["saved.tar", "site.tar"])
 
 
 def test_the_cli_refuses_a_damaged_bundle_in_one_line(project, tmp_path):
@@ -228,7 +266,7 @@ def test_load_tags_each_image_as_this_configuration_runs_it(tmp_path, monkeypatc
     images = _images_tar(tmp_path)
     target = tmp_path / "site.tar"
     manifest = _manifest(saver)
-    bundle.write(target, manifest, images, bundle.sha256_file(images)[0])
+    bundle.write(target, manifest, _fill_from(images))
     ids = {i["pin"]: i["id"] for i in manifest["images"]}
     calls: list[list[str]] = []
 
