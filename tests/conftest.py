@@ -95,6 +95,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     report.longrepr = (f"skipped under CI=true and not in tests/allowed_skips.txt: {reason}")
 
 
+# --- the modules on the shared e2e stacks run last -----------------------------------------------
+def _shared_last(item: pytest.Item) -> int:
+    """0: the rest; 1: modules on the shared private stack; 2: those that also use the public one."""
+    marker = item.get_closest_marker("shared_stack")
+    return 0 if marker is None else 2 if "public" in marker.args else 1
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own grouping of parametrized module fixtures
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The modules marked shared_stack run last (the public stack's users at the very end): a shared
+    stack is made by the first of its modules and removed at the end of the session, right after the
+    last, instead of idling beside every other module's stack (its healthchecks alone take CPU).
+    Here, not in tests/e2e/conftest.py: that one adds the e2e marker first, before `-m` looks."""
+    items.sort(key=_shared_last)  # stable: the order within each group stays
+
+
 # --- where the time went --------------------------------------------------------------------------
 # Printed at the end of every run: the image builds of this run (tests/images/build.py appends each
 # step to BUILD_TIMES) and each test module's total (setup, call and teardown of its tests, so a

@@ -72,23 +72,14 @@ def assert_ok(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
 
 
-def _shared_last(item: pytest.Item) -> int:
-    """0: the rest; 1: modules on the shared private stack; 2: those that also use the public one."""
-    marker = item.get_closest_marker("shared_stack")
-    return 0 if marker is None else 2 if "public" in marker.args else 1
-
-
-@pytest.hookimpl(trylast=True)  # after pytest's own grouping of parametrized module fixtures
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects: the marker must be there when it looks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Every test under tests/e2e/ carries the e2e marker: `-m "not e2e"` runs the rest alone. The
-    modules marked shared_stack run last (the public stack's users at the very end): a shared stack
-    is made by the first of its modules and removed at the end of the session, right after the last,
-    instead of idling beside every other module's stack (its healthchecks alone take CPU)."""
+    """Every test under tests/e2e/ carries the e2e marker: `-m "not e2e"` runs the rest alone. (The
+    modules on the shared stacks are put last by tests/conftest.py, after pytest's own ordering.)"""
     here = Path(__file__).parent
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.e2e)
-    items.sort(key=_shared_last)  # stable: the order within each group stays
 
 
 # Public-mode stacks publish 80 and 443 on every interface: on parallel workers (tests/run.sh runs
