@@ -18,7 +18,6 @@ Secrets travel on stdin only: into a 0600 temp file inside the container, remove
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -96,7 +95,7 @@ def credentials(settings: Settings) -> list[dict[str, object]]:
 
 def credentials_fingerprint(settings: Settings) -> str:
     """SHA-256 of what our credentials hold now (ids, names, types, values)."""
-    return hashlib.sha256(json.dumps(credentials(settings), sort_keys=True).encode()).hexdigest()
+    return dbstate.fingerprint(json.dumps(credentials(settings), sort_keys=True))
 
 
 @dataclass(frozen=True)

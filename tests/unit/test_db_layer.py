@@ -6,6 +6,7 @@ import re
 import yaml
 
 from stack.config.secrets import IN_DATABASE
+from stack.config.store import prepare
 from stack.ops import dbstate
 from tests.conftest import run_start
 
@@ -46,8 +47,6 @@ def test_our_psql_runs_as_the_images_superuser():
 def test_what_a_step_remembers_survives_the_database_record(project):
     """n8n's credentials fingerprint (stack/ops/n8n_setup.py) and the database record share the state file."""
     assert run_start(project, "render").returncode == 0
-    from stack.config.store import prepare
-
     settings = prepare(project, {}).settings
     assert dbstate.remembered(settings, "n8n_credentials") is None
     dbstate.remember(settings, "n8n_credentials", "abc")
