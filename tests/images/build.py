@@ -28,7 +28,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -49,6 +50,10 @@ TAIL_LINES = 40
 # Each step's outcome and seconds are appended here (epoch, name, outcome, seconds; tab-separated):
 # the table at the end of a test run (tests/conftest.py) reads it.
 TIMES_FILE = Path(os.environ.get("LOCALAI_BUILD_TIMES") or Path(tempfile.gettempdir()) / "localai-build-times.tsv")
+# Builds run side by side: the long ones (npm and pip installs, debootstrap) wait on the network and the
+# disk more than on the CPU, so on a fresh 2-core machine they overlap well. The longest start first.
+WORKERS = max(1, int(os.environ.get("LOCALAI_BUILD_WORKERS") or 3))
+LONGEST_FIRST = ("n8n", "open-webui", "n8n-runners", "postgres")
 
 
 class BuildError(Exception):
@@ -451,8 +456,46 @@ def report(name: str, outcome: str, started: float, extra: str = "") -> None:
         times.write(f"{time.time():.0f}\t{name}\t{outcome}\t{seconds:.1f}\n")
 
 
+class StepFailed(Exception):
+    """A build step failed (already reported); `step` names it, the message says why."""
+
+    def __init__(self, step: str, message: str) -> None:
+        super().__init__(message)
+        self.step = step
+
+
+def _step(name: str, work: Callable[[], tuple[str, str]]) -> str:
+    """Run one step, report its line (FAILED too) and return its result (a base's tag, or "")."""
+    started = time.monotonic()
+    try:
+        result, outcome = work()
+    except BuildError as exc:
+        report(name, "FAILED", started)
+        raise StepFailed(name, str(exc)) from exc
+    report(name, outcome, started, f"  {result}" if result else "")
+    return result
+
+
+def build_all(bases: list[str], names: list[str], force_base: Callable[[str], bool], force: bool) -> dict[str, str]:
+    """Every base, then every image once its base is there, WORKERS at a time. Returns base -> tag;
+    raises StepFailed for the first step that failed, after the running ones have ended."""
+    def image_job(name: str) -> str:
+        tag = base_jobs[image_base(name)].result()  # raises the base's StepFailed: not built, not reported
+        return _step(name, lambda: ("", build_image(name, tag, force)))
+
+    order = sorted(names, key=lambda n: LONGEST_FIRST.index(n) if n in LONGEST_FIRST else len(LONGEST_FIRST))
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:  # bases are queued first, so they start first
+        base_jobs: dict[str, Future[str]] = {
+            base: pool.submit(_step, base, functools.partial(build_base, force_base(base), base)) for base in bases}
+        jobs = [*base_jobs.values(), *(pool.submit(image_job, name) for name in order)]
+    failures = [job.exception() for job in jobs if job.exception() is not None]
+    if failures:
+        raise failures[0]
+    return {base: job.result() for base, job in base_jobs.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Build the base, then the selected images; 0 on success, 1 with a clear message on failure."""
+    """Build the bases, then the selected images; 0 on success, 1 with a clear message on failure."""
     parser = argparse.ArgumentParser(prog="build.py", description="Build the local test images (cached).")
     parser.add_argument("--only", default="", metavar="NAME[,NAME]", help="build only these images (and the base)")
     parser.add_argument("--force", action="store_true", help="rebuild even when cached")
@@ -466,19 +509,16 @@ def main(argv: list[str] | None = None) -> int:
     step, started = "lock", time.monotonic()
     try:
         with exclusive_lock():
-            tags: dict[str, str] = {}
-            for base in selected_bases(args.only, names):
-                step, started = base, time.monotonic()
-                tags[base], outcome = build_base(args.force and (not args.only or base in asked), base)
-                report(base, outcome, started, f"  {tags[base]}")
-            for name in names:
-                step, started = name, time.monotonic()
-                report(name, build_image(name, tags[image_base(name)], args.force), started)
-            step = "prune"
+            tags = build_all(selected_bases(args.only, names), names,
+                             lambda base: args.force and (not args.only or base in asked), args.force)
+            step, started = "prune", time.monotonic()
             prune_stale(list(tags.values()))
+    except StepFailed as exc:
+        # The step's name first: CI's log then says which image could not be built or fetched.
+        print(f"build.py: error: {exc.step}: {exc}", file=sys.stderr)
+        return 1
     except BuildError as exc:
         report(step, "FAILED", started)
-        # The step's name first: CI's log then says which image could not be built or fetched.
         print(f"build.py: error: {step}: {exc}", file=sys.stderr)
         return 1
     return 0
