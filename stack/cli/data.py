@@ -46,15 +46,17 @@ def secrets_group() -> None:
 
 
 @secrets_group.command("rotate")
-@click.argument("key")
+@click.argument("keys", nargs=-1, required=True, metavar="KEY [KEY]...")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-def secrets_rotate(key: str, yes: bool) -> None:
-    """Replace one secret everywhere it lives (database included) and restart what uses it."""
-    if key in ROTATABLE and key not in REFUSED and not yes:
+def secrets_rotate(keys: tuple[str, ...], yes: bool) -> None:
+    """Replace secrets everywhere they live (database included), then restart what uses them, once."""
+    asked = [key for key in dict.fromkeys(keys) if key in ROTATABLE and key not in REFUSED]
+    if asked and not yes:
         if not sys.stdin.isatty():
             raise ConfigError("rotating a secret is disruptive; confirm with --yes when not on a terminal")
-        click.confirm(f"Rotate {key}? {ROTATABLE[key]}.", abort=True)
-    changed = commands.rotate_secret(ROOT, key, ConsoleUi())
+        effects = "; ".join(f"{key}: {ROTATABLE[key]}" for key in asked)
+        click.confirm(f"Rotate {', '.join(asked)}? {effects}.", abort=True)
+    changed = commands.rotate_secrets(ROOT, keys, ConsoleUi())
     for name, effect in changed.items():
         click.echo(f"{name}: rotated ({effect})")
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from stack.config.settings import Settings
@@ -90,12 +91,13 @@ def models_client(root: Path, ui: Ui) -> ollama.OllamaClient | ollama.ContainerO
     return ollama_client(settings, compose_for(settings))
 
 
-def rotate_secret(root: Path, key: str, ui: Ui) -> dict[str, str]:
-    """Rotate one secret; if the stack is running, bring it up again so services pick it up."""
-    check_rotatable(key)
+def rotate_secrets(root: Path, keys: Sequence[str], ui: Ui) -> dict[str, str]:
+    """Rotate secrets; if the stack is running, bring it up again once so services pick them up."""
+    for key in keys:
+        check_rotatable(key)
     settings = existing_settings(root)
     compose = compose_for(settings)
-    changed = rotate(root, key, compose)
+    changed = rotate(root, keys, compose)
     if compose.states():
         up(root, {}, ui, quiet=True, pull_models=False)
     return changed

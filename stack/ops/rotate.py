@@ -1,6 +1,7 @@
-"""`secrets rotate KEY`: change a secret everywhere it lives, or explain why it must not change."""
+"""`secrets rotate KEY [KEY ...]`: change secrets everywhere it lives, or explain why it must not change."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from stack.config.envfile import EnvFile, write_atomic
@@ -44,9 +45,8 @@ def check_rotatable(key: str) -> None:
         raise ConfigError(f"unknown secret {key}{hint}; rotatable: {known}")
 
 
-def rotate(root: Path, key: str, compose: Compose) -> dict[str, str]:
-    """Change `key` in the database (if it lives there) and in .env. Returns the changed keys."""
-    check_rotatable(key)
+def _rotate_one(root: Path, key: str, compose: Compose) -> tuple[Settings, dict[str, str]]:
+    """Change `key` in the database (if it lives there) and in .env: (the settings now, the new values)."""
     prepared = prepare(root, {})
     settings = prepared.settings
     prepared.commit()
@@ -61,6 +61,27 @@ def rotate(root: Path, key: str, compose: Compose) -> dict[str, str]:
                      input_text=sql, timeout=120)
     env_file = EnvFile.load(prepared.env_file.path)
     write_atomic(env_file.path, env_file.render(updates), mode=0o600)
-    dbstate.record(Settings(root=root, values={**settings.values, **updates}))
-    n8n_setup.after_rotation(Settings(root=root, values={**settings.values, **updates}), set(updates), compose)
-    return {k: ROTATABLE.get(k, "derived") for k in updates}
+    now = Settings(root=root, values={**settings.values, **updates})
+    dbstate.record(now)
+    return now, updates
+
+
+def rotate(root: Path, keys: Sequence[str], compose: Compose) -> dict[str, str]:
+    """Rotate each key in turn, every one checked before any changes; n8n's credentials are then
+    refreshed once. Returns the changed keys (derived ones too) with what each rotation means."""
+    keys = list(dict.fromkeys(keys))
+    for key in keys:
+        check_rotatable(key)
+    settings, changed = None, {}
+    for key in keys:
+        try:
+            settings, updates = _rotate_one(root, key, compose)
+        except StackError as exc:
+            if changed:  # the ones before stand (database and .env agree on them): say so
+                done = ", ".join(k for k in keys[:keys.index(key)])
+                exc.message = f"{exc.message} ({done} rotated; `python start.py` applies them)"
+            raise
+        changed.update(updates)
+    if settings is not None:
+        n8n_setup.after_rotation(settings, set(changed), compose)
+    return {k: ROTATABLE.get(k, "derived") for k in changed}
