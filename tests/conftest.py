@@ -1,6 +1,7 @@
 """Shared fixtures: a fresh copy of the product in a temp dir, and a way to run start.py in it."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -37,8 +38,12 @@ def run_start(project: Path, *args: str, env: dict[str, str] | None = None,
               timeout: float = 120, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run `python start.py ARGS` in `project` with this interpreter (its venv has the requirements)."""
     full_env = {**os.environ, "LOCALAI_NO_VENV": "1", **(env or {})}
-    return subprocess.run([sys.executable, "start.py", *args], cwd=project, env=full_env, text=True,
-                          capture_output=True, timeout=timeout, input=input_text)
+    started = time.monotonic()
+    try:
+        return subprocess.run([sys.executable, "start.py", *args], cwd=project, env=full_env, text=True,
+                              capture_output=True, timeout=timeout, input=input_text)
+    finally:
+        log_start_run(args, time.monotonic() - started)
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -117,6 +122,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # module-scoped stack counts where it is started). tests/run.sh sets LOCALAI_RUN_STARTED, so builds
 # made by setup_machine.sh before pytest started count too.
 BUILD_TIMES = Path(os.environ.get("LOCALAI_BUILD_TIMES") or Path(tempfile.gettempdir()) / "localai-build-times.tsv")
+# Every start.py run of the tests, appended by each process (xdist workers too): the summary's table
+# of which commands the e2e time went to, and the slowest runs with their test.
+START_TIMES = Path(os.environ.get("LOCALAI_START_TIMES") or Path(tempfile.gettempdir()) / "localai-start-times.tsv")
+OPTIONS_WITH_VALUE = {"--profile", "-p", "--environment", "-e", "--timeout", "--output"}
+COMMAND_GROUPS = {"secrets", "supabase", "models", "images"}
 SESSION_STARTED = time.time()
 TIME_ROWS = 12
 _module_seconds: dict[str, float] = {}
@@ -125,6 +135,36 @@ _module_seconds: dict[str, float] = {}
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     module = report.nodeid.split("::", 1)[0]
     _module_seconds[module] = _module_seconds.get(module, 0.0) + report.duration
+
+
+def start_command(args: tuple[str, ...] | list[str]) -> str:
+    """The command a start.py argv runs ("secrets rotate", "up", ...): options and arguments left out."""
+    words: list[str] = []
+    rest = iter(args)
+    for arg in rest:
+        if arg in OPTIONS_WITH_VALUE:
+            next(rest, None)
+        elif not arg.startswith("-"):
+            words.append(arg)
+            if words[0] not in COMMAND_GROUPS or len(words) == 2:
+                break
+    return " ".join(words) or "up"
+
+
+def log_start_run(args: tuple[str, ...], seconds: float) -> None:
+    test = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0]
+    with contextlib.suppress(OSError), START_TIMES.open("a") as times:
+        times.write(f"{time.time():.0f}\t{seconds:.1f}\t{start_command(args)}\t{test}\n")
+
+
+def start_times(since: float) -> list[tuple[str, str, float]]:
+    """(command, test, seconds) of the start.py runs logged since `since`."""
+    rows = []
+    for line in START_TIMES.read_text().splitlines() if START_TIMES.is_file() else []:
+        fields = line.split("\t")
+        if len(fields) == 4 and float(fields[0]) >= since:
+            rows.append((fields[2], fields[3], float(fields[1])))
+    return rows
 
 
 def build_times(since: float) -> dict[str, tuple[str, float]]:
@@ -165,3 +205,14 @@ def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untype
     write(f"test modules: {len(_module_seconds)} ({sum(_module_seconds.values()):.1f}s)")
     for line in _time_rows([(module, "", seconds) for module, seconds in _module_seconds.items()]):
         write(line)
+    runs = start_times(since)
+    if runs:
+        write(f"start.py runs: {len(runs)} ({sum(r[2] for r in runs):.1f}s), by command (runs, seconds):")
+        commands: dict[str, list[float]] = {}
+        for command, _, seconds in runs:
+            commands.setdefault(command, []).append(seconds)
+        for line in _time_rows([(c, str(len(t)), sum(t)) for c, t in commands.items()]):
+            write(line)
+        write("slowest start.py runs:")
+        for line in _time_rows([(test[-48:], command[:7], seconds) for command, test, seconds in runs])[:TIME_ROWS]:
+            write(line)

@@ -36,3 +36,34 @@ def test_the_table_shows_this_runs_builds_and_modules_slowest_first(tmp_path: Pa
     modules = [line.split()[0] for line in table[5:7]]
     assert modules == ["test_slow.py", "test_fast.py"]
     assert float(table[5].split()[-1].rstrip("s")) >= 1.0  # both tests of the module summed
+
+
+def test_the_table_shows_where_the_start_py_runs_went(tmp_path: Path) -> None:
+    (tmp_path / "conftest.py").write_text((REPO / "tests" / "conftest.py").read_text())
+    (tmp_path / "test_fast.py").write_text(FAST)
+    now = time.time()
+    starts = tmp_path / "starts.tsv"
+    starts.write_text(f"{now - 3600:.0f}\t500.0\tup\told::test\n"  # before this run: left out
+                      f"{now:.0f}\t90.5\tup\ttests/e2e/test_a.py::test_up\n"
+                      f"{now:.0f}\t30.0\tup\ttests/e2e/test_a.py::test_again\n"
+                      f"{now:.0f}\t70.0\tsecrets rotate\ttests/e2e/test_b.py::test_rotate\n")
+    env = {**os.environ, "LOCALAI_START_TIMES": str(starts), "LOCALAI_BUILD_TIMES": str(tmp_path / "none.tsv"),
+           "LOCALAI_RUN_STARTED": f"{now - 60:.0f}", "CI": ""}
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout
+    table = result.stdout.split("start.py runs:", 1)[1].splitlines()
+    assert table[0].startswith(" 3 (190.5s)"), table
+    assert [line.split()[:-1] for line in table[1:3]] == [["up", "2"], ["secrets", "rotate", "1"]]
+    assert table[3] == "slowest start.py runs:"
+    assert table[4].split()[:2] == ["tests/e2e/test_a.py::test_up", "up"]
+
+
+def test_start_command_leaves_out_options_and_arguments() -> None:
+    from tests.conftest import start_command
+    assert start_command(()) == "up"
+    assert start_command(("up", "--profile", "cpu", "--timeout", "600")) == "up"
+    assert start_command(("--profile", "none", "images", "load", "/tmp/site.tar")) == "images load"
+    assert start_command(("secrets", "rotate", "JWT_SECRET", "--yes")) == "secrets rotate"
+    assert start_command(("restore", "backup.tar", "--yes")) == "restore"
+    assert start_command(("-e", "public", "render")) == "render"
