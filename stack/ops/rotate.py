@@ -1,4 +1,4 @@
-"""`secrets rotate KEY [KEY ...]`: change secrets everywhere it lives, or explain why it must not change."""
+"""`secrets rotate KEY [KEY ...]`: change secrets everywhere they live, or explain why one must not change."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -78,7 +78,7 @@ def rotate(root: Path, keys: Sequence[str], compose: Compose) -> dict[str, str]:
             settings, updates = _rotate_one(root, key, compose)
         except StackError as exc:
             if changed:  # the ones before stand (database and .env agree on them): say so
-                done = ", ".join(k for k in keys[:keys.index(key)])
+                done = ", ".join(keys[:keys.index(key)])
                 exc.message = f"{exc.message} ({done} rotated; `python start.py` applies them)"
             raise
         changed.update(updates)
