@@ -23,7 +23,8 @@ def test_the_table_shows_this_runs_builds_and_modules_slowest_first(tmp_path: Pa
     times.write_text(f"{now - 3600:.0f}\told-run\tbuilt\t999.0\n"         # before this run: left out
                      f"{now:.0f}\topen-webui\tbuilt\t412.5\n{now:.0f}\tollama\tbuilt\t20.0\n"
                      f"{now:.0f}\tsearxng\tcached\t0.1\n{now:.0f}\tn8n\tFAILED\t33.0\n")
-    env = {**os.environ, "LOCALAI_BUILD_TIMES": str(times), "LOCALAI_RUN_STARTED": f"{now - 60:.0f}", "CI": ""}
+    env = {**os.environ, "LOCALAI_BUILD_TIMES": str(times), "LOCALAI_START_TIMES": str(tmp_path / "none.tsv"),
+           "LOCALAI_RUN_STARTED": f"{now - 60:.0f}", "CI": ""}  # none of the outer run's start.py runs
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout
