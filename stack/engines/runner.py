@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,10 +91,13 @@ def spawn(argv: list[str]) -> subprocess.Popen[str]:
         raise not_found(argv) from exc
 
 
-def relay(argv: list[str], keep: list[str] | None = None) -> int:
-    """Relay argv's output line by line as it comes (logs -f, pulls), every secret value masked;
-    Ctrl-C stops it. `keep` collects the relayed lines for a caller that explains a failure from
-    them. Returns its exit code."""
+_RELAY_LOCK = threading.Lock()  # relays side by side (images push) write whole lines, never parts
+
+
+def relay(argv: list[str], keep: list[str] | None = None, prefix: str = "") -> int:
+    """Relay argv's output line by line as it comes (logs -f, pulls), every secret value masked and
+    each line after `prefix`; Ctrl-C stops it. `keep` collects the relayed lines for a caller that
+    explains a failure from them. Returns its exit code."""
     try:
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
     except FileNotFoundError as exc:
@@ -102,8 +106,9 @@ def relay(argv: list[str], keep: list[str] | None = None) -> int:
     try:
         for line in proc.stdout:
             shown = scrub(line)
-            sys.stdout.write(shown)
-            sys.stdout.flush()
+            with _RELAY_LOCK:
+                sys.stdout.write(prefix + shown)
+                sys.stdout.flush()
             if keep is not None:
                 keep.append(shown.rstrip("\n"))
     except KeyboardInterrupt:

@@ -24,6 +24,7 @@ offline `up` 120 s.
 """
 from __future__ import annotations
 
+import json
 import secrets
 import shutil
 import subprocess
@@ -117,6 +118,12 @@ def test_push_then_up_pulls_every_image_through_the_mirror(air, mirror):
     expected = {mirror_ref(registry, image(IMAGES[key])) for key in NEEDED}
     assert {f"{server.host}/{repo}" for repo in server.catalog()} == {ref.rsplit(":", 1)[0] for ref in expected}
     assert not any(present(ref) for ref in expected), "push left its mirror tags behind"
+    # Pushed side by side, yet the layer most images share (the Debian base) is uploaded once: the
+    # others wait for it and only link it (docker prints the short diff id of each layer it uploads).
+    base_layer = json.loads(docker("image", "inspect", "--format", "{{json .RootFS.Layers}}",
+                                   image("ollama")).stdout)[0]
+    uploads = [line for line in result.stdout.splitlines() if f"{base_layer[7:19]}: Pushed" in line]
+    assert len(uploads) == 1, uploads
     append_env(air.root, {"IMAGE_REGISTRY": registry})
     result = timed("up through the mirror", air, "up", "--timeout", UP_TIMEOUT)
     assert_ok(result)
