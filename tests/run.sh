@@ -53,18 +53,13 @@ PYTHON=.venv/bin/python bash tests/setup_machine.sh
 phase "lint"
 .venv/bin/ruff check .
 
-# Two lanes by default: the end-to-end tests in order on one pytest-xdist worker (they are one
-# xdist_group, tests/e2e/conftest.py), the unit, validation and double tests on the other, beside
-# them. The e2e stacks leave a 2-core machine 20-40% idle (they wait on healthchecks, the disk and
-# the engine), which the other lane fills.
-# LOCALAI_TEST_WORKERS=N spreads the e2e modules too, on N workers sharing the one engine: each
-# module stays on one worker (--dist loadfile), each worker shifts its host ports, and public-mode
-# stacks (ports 80/443) take turns. Not for 2 cores: there two workers took 49 min for what one
-# process did in about 40 (two stacks at once are CPU bound). LOCALAI_TEST_WORKERS=0: one process.
-WORKERS=${LOCALAI_TEST_WORKERS:-lanes}
-if [ "$WORKERS" = lanes ]; then
-  PARALLEL=(-n 2 --dist loadgroup)
-elif [ "$WORKERS" -gt 0 ]; then
+# LOCALAI_TEST_WORKERS=N runs the suite on N pytest-xdist workers sharing the one engine: each module
+# stays on one worker (--dist loadfile), each worker shifts its host ports, and public-mode stacks
+# (ports 80/443) take turns (tests/e2e/conftest.py). Not the default: on the 2-core CI machine two
+# workers took 49 min for what one process does in about 40 (every module ran twice as slow: the
+# stacks are CPU bound, not waiting), and the load pushed a browser step past its timeout.
+WORKERS=${LOCALAI_TEST_WORKERS:-0}
+if [ "$WORKERS" -gt 0 ]; then
   PARALLEL=(-n "$WORKERS" --dist loadfile)
 else
   PARALLEL=(-p no:xdist)

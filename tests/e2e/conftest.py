@@ -74,15 +74,12 @@ def assert_ok(result: subprocess.CompletedProcess[str]) -> None:
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects: the marker must be there when it looks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Every test under tests/e2e/ carries the e2e marker: `-m "not e2e"` runs the rest alone. They
-    are also one xdist_group, so tests/run.sh's `--dist loadgroup` runs them in order on one worker,
-    the rest beside them. (The modules on the shared stacks are put last by tests/conftest.py, after
-    pytest's own ordering.)"""
+    """Every test under tests/e2e/ carries the e2e marker: `-m "not e2e"` runs the rest alone. (The
+    modules on the shared stacks are put last by tests/conftest.py, after pytest's own ordering.)"""
     here = Path(__file__).parent
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.e2e)
-            item.add_marker(pytest.mark.xdist_group("e2e"))
 
 
 # Public-mode stacks publish 80 and 443 on every interface: on parallel workers (tests/run.sh runs
