@@ -84,27 +84,15 @@ def first_uploads(items: list[Needed], local: dict[str, str]) -> dict[str, set[s
     return waits
 
 
-def push(settings: Settings, registry: str, ui: Ui) -> list[str]:
-    """Tag every needed image at its mirror path under `registry` and push it, with docker's
-    progress. Checks first that every image is here; the tags it made are removed afterwards."""
-    registry = registry.rstrip("/")
-    problem = registry_problem(registry)
-    if problem:
-        raise ConfigError(f"REGISTRY: '{registry}' {problem}")
-    items = needed(settings)
-    digested = [f"{i.pin} ({i.key})" for i in items if "@" in i.pin]
-    if digested:
-        raise ConfigError(f"pinned by digest, which a push cannot keep: {', '.join(digested)}; pin a tag instead")
-    local = locate(items, "pushed")
-    targets = {item.key: mirror_ref(registry, item.pin) for item in items}
-    made = [targets[i.key] for i in items if targets[i.key] != local[i.key] and local_id(targets[i.key]) is None]
+def push_side_by_side(items: list[Needed], local: dict[str, str], targets: dict[str, str], ui: Ui) -> list[str]:
+    """`docker push` of each item's tagged target, PUSH_AT_ONCE at a time; per item '' when pushed,
+    else docker's last line: why not. An image waits until the images that upload a layer it shares
+    are pushed (then its push only links that layer); after Ctrl-C no waiting push starts."""
     waits = first_uploads(items, local)
     done = {item.key: threading.Event() for item in items}
-    stopping = threading.Event()  # Ctrl-C: the pushes waiting their turn do not start
+    stopping = threading.Event()
 
     def push_one(number: int, item: Needed) -> str:
-        """'' when pushed, else docker's last line: why not. Waits until the images that upload a
-        layer it shares are pushed (then its push only links that layer)."""
         try:
             for key in waits[item.key]:
                 done[key].wait()
@@ -119,25 +107,41 @@ def push(settings: Settings, registry: str, ui: Ui) -> list[str]:
         finally:
             done[item.key].set()
 
+    pool = ThreadPoolExecutor(max_workers=PUSH_AT_ONCE)
+    try:  # submitted in order: the image that uploads a shared layer starts first
+        jobs = [pool.submit(push_one, number, item) for number, item in enumerate(items, 1)]
+        return [job.result() for job in jobs]
+    finally:
+        stopping.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def push(settings: Settings, registry: str, ui: Ui) -> list[str]:
+    """Tag every needed image at its mirror path under `registry` and push it, with docker's
+    progress. Checks first that every image is here; the tags it made are removed afterwards."""
+    registry = registry.rstrip("/")
+    problem = registry_problem(registry)
+    if problem:
+        raise ConfigError(f"REGISTRY: '{registry}' {problem}")
+    items = needed(settings)
+    digested = [f"{i.pin} ({i.key})" for i in items if "@" in i.pin]
+    if digested:
+        raise ConfigError(f"pinned by digest, which a push cannot keep: {', '.join(digested)}; pin a tag instead")
+    local = locate(items, "pushed")
+    targets = {item.key: mirror_ref(registry, item.pin) for item in items}
+    made = [targets[i.key] for i in items if targets[i.key] != local[i.key] and local_id(targets[i.key]) is None]
     try:
         for item in items:
             if targets[item.key] != local[item.key]:
                 runner.run(["docker", "tag", local[item.key], targets[item.key]], timeout=60)
-        pool = ThreadPoolExecutor(max_workers=PUSH_AT_ONCE)
-        try:  # submitted in order: the image that uploads a shared layer starts first
-            jobs = [pool.submit(push_one, number, item) for number, item in enumerate(items, 1)]
-            reasons = [job.result() for job in jobs]
-        finally:
-            stopping.set()
-            pool.shutdown(wait=True, cancel_futures=True)
+        reasons = push_side_by_side(items, local, targets, ui)
     finally:
         for target in made:
             runner.run(["docker", "image", "rm", target], check=False, timeout=60)
-    outcomes = list(zip(items, reasons, strict=True))
-    pushed = [targets[item.key] for item, reason in outcomes if not reason]
-    failed = [(item, reason) for item, reason in outcomes if reason]
+    pushed = [targets[item.key] for item, reason in zip(items, reasons, strict=True) if not reason]
+    failed = next(((item, reason) for item, reason in zip(items, reasons, strict=True) if reason), None)
     if failed:
-        item, reason = failed[0]
+        item, reason = failed
         raise StackError(f"pushing {targets[item.key]} ({item.key}) failed: {reason}; {len(pushed)} of {len(items)} "
                          "were pushed (run the same command again to go on)")
     ui.say(f"Pushed {len(pushed)} images to {registry}. On the machines that pull from it, set "
