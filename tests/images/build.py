@@ -394,12 +394,17 @@ def prepare(name: str) -> list[str]:
     return [arg for line in result.stdout.splitlines() if "=" in line for arg in ("--build-arg", line.strip())]
 
 
-def build_image(name: str, base: str, force: bool) -> str:
-    """Build localai-test/<name>:dev unless an image with the same input hash exists; return
-    the outcome (built/cached)."""
+def prepare_image(name: str) -> list[str]:
+    """What an image needs before its `docker build` and not from its base (staged programs, prepare.py):
+    run while the base is still being built, since a prepare.py can take minutes (n8n's npm ci)."""
     stage(name)
+    return prepare(name)
+
+
+def build_image(name: str, base: str, force: bool, extra_args: list[str]) -> str:
+    """Build localai-test/<name>:dev (with prepare_image's build arguments) unless an image with the
+    same input hash exists; return the outcome (built/cached)."""
     tag = image_name(name)
-    extra_args = prepare(name)
     wanted = inputs_hash(name, base)
     if not force and image_label(tag) == wanted:
         return "cached"
@@ -464,9 +469,10 @@ class StepFailed(Exception):
         self.step = step
 
 
-def _step(name: str, work: Callable[[], tuple[str, str]]) -> str:
-    """Run one step, report its line (FAILED too) and return its result (a base's tag, or "")."""
-    started = time.monotonic()
+def _step(name: str, work: Callable[[], tuple[str, str]], started: float | None = None) -> str:
+    """Run one step, report its line (FAILED too) and return its result (a base's tag, or ""). The
+    seconds count from `started` when given (an image's preparation before it)."""
+    started = time.monotonic() if started is None else started
     try:
         result, outcome = work()
     except BuildError as exc:
@@ -477,11 +483,18 @@ def _step(name: str, work: Callable[[], tuple[str, str]]) -> str:
 
 
 def build_all(bases: list[str], names: list[str], force_base: Callable[[str], bool], force: bool) -> dict[str, str]:
-    """Every base, then every image once its base is there, WORKERS at a time. Returns base -> tag;
-    raises StepFailed for the first step that failed, after the running ones have ended."""
+    """Every base, then every image once its base is there, WORKERS at a time. An image is prepared
+    (prepare_image) before it waits for its base. Returns base -> tag; raises StepFailed for the first
+    step that failed, after the running ones have ended."""
     def image_job(name: str) -> str:
+        started = time.monotonic()
+        try:
+            extra_args = prepare_image(name)
+        except BuildError as exc:
+            report(name, "FAILED", started)
+            raise StepFailed(name, str(exc)) from exc
         tag = base_jobs[image_base(name)].result()  # raises the base's StepFailed: not built, not reported
-        return _step(name, lambda: ("", build_image(name, tag, force)))
+        return _step(name, lambda: ("", build_image(name, tag, force, extra_args)), started)
 
     order = sorted(names, key=lambda n: LONGEST_FIRST.index(n) if n in LONGEST_FIRST else len(LONGEST_FIRST))
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:  # bases are queued first, so they start first

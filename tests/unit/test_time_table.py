@@ -24,7 +24,8 @@ def test_the_table_shows_this_runs_builds_and_modules_slowest_first(tmp_path: Pa
                      f"{now:.0f}\topen-webui\tbuilt\t412.5\n{now:.0f}\tollama\tbuilt\t20.0\n"
                      f"{now:.0f}\tsearxng\tcached\t0.1\n{now:.0f}\tn8n\tFAILED\t33.0\n")
     env = {**os.environ, "LOCALAI_BUILD_TIMES": str(times), "LOCALAI_START_TIMES": str(tmp_path / "none.tsv"),
-           "LOCALAI_RUN_STARTED": f"{now - 60:.0f}", "CI": ""}  # none of the outer run's start.py runs
+           "LOCALAI_RUN_STARTED": f"{now - 60:.0f}", "CI": "",  # none of the outer run's start.py runs
+           "LOCALAI_TIME_BUILDS": ""}  # tests/run.sh's unit pass sets it to 0 for itself
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout
@@ -37,6 +38,24 @@ def test_the_table_shows_this_runs_builds_and_modules_slowest_first(tmp_path: Pa
     modules = [line.split()[0] for line in table[5:7]]
     assert modules == ["test_slow.py", "test_fast.py"]
     assert float(table[5].split()[-1].rstrip("s")) >= 1.0  # both tests of the module summed
+
+
+def test_the_unit_pass_beside_the_builds_leaves_them_to_the_e2e_pass(tmp_path: Path) -> None:
+    # tests/run.sh runs the unit tests while the images are still being built (LOCALAI_TIME_BUILDS=0):
+    # their table lists their modules only, not a half-done list of builds.
+    (tmp_path / "conftest.py").write_text((REPO / "tests" / "conftest.py").read_text())
+    (tmp_path / "test_fast.py").write_text(FAST)
+    now = time.time()
+    times = tmp_path / "times.tsv"
+    times.write_text(f"{now:.0f}\topen-webui\tbuilt\t412.5\n")
+    env = {**os.environ, "LOCALAI_BUILD_TIMES": str(times), "LOCALAI_START_TIMES": str(tmp_path / "none.tsv"),
+           "LOCALAI_RUN_STARTED": f"{now - 60:.0f}", "CI": "", "LOCALAI_TIME_BUILDS": "0"}
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout
+    table = result.stdout.split("where the time went", 1)[1].splitlines()[1:]
+    assert table[0].startswith("test modules: 1 ("), table
+    assert "image builds" not in result.stdout and "open-webui" not in result.stdout
 
 
 def test_the_table_shows_where_the_start_py_runs_went(tmp_path: Path) -> None:
