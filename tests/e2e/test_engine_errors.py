@@ -29,5 +29,5 @@ def test_removing_a_network_in_use_is_network_in_use():
         assert isinstance(info.value, CommandFailed) and info.value.returncode == 1
         assert info.value.argv == ["docker", "network", "rm", name]
     finally:
-        docker("rm", "-f", name, check=False)
+        docker("rm", "-f", "-v", name, check=False)  # -v: the image's VOLUME, else an anonymous volume stays
         docker("network", "rm", name, check=False)
