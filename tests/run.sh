@@ -37,6 +37,15 @@ wall_times() {
 }
 trap wall_times EXIT
 
+# Runs one pass of the tests (a pytest command, or `wait` for one in the background): a failure sets
+# the exit status, 5 does not (the arguments given select none of this pass's tests).
+status=0
+test_pass() {
+  local rc=0
+  "$@" || rc=$?
+  [ "$rc" -eq 0 ] || [ "$rc" -eq 5 ] || status=$rc
+}
+
 PYTHON_BIN=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   phase "create .venv"
@@ -57,7 +66,6 @@ phase "lint"
 # the image builds: on a fresh machine the builds leave part of the CPU idle for minutes (npm and pip
 # downloads, a single build's tail). They finish first: the end-to-end tests start once both are done,
 # so no stack ever shares the CPU with them. Their output follows the builds' in the log.
-status=0
 phase "images + unit"
 UNIT_LOG=$(mktemp /tmp/localai-unit-tests.XXXXXX.log)
 LOCALAI_TIME_BUILDS=0 .venv/bin/python -m pytest tests -p no:xdist -m "not e2e and not serial" "$@" \
@@ -65,12 +73,10 @@ LOCALAI_TIME_BUILDS=0 .venv/bin/python -m pytest tests -p no:xdist -m "not e2e a
 unit_pid=$!
 images_status=0
 PYTHON=.venv/bin/python bash tests/setup_machine.sh || images_status=$?
-unit_status=0
-wait "$unit_pid" || unit_status=$?
+test_pass wait "$unit_pid"
 echo "==> unit, validation and double tests (ran beside the image builds)"
 cat "$UNIT_LOG"
 rm -f "$UNIT_LOG"
-[ "$unit_status" -eq 5 ] || [ "$unit_status" -eq 0 ] || status=$unit_status  # 5: the arguments select none
 if [ "$images_status" -ne 0 ]; then
   echo "run.sh: the test images could not be built (the failed step is named above)" >&2
   exit "$images_status"
@@ -88,13 +94,7 @@ else
   PARALLEL=(-p no:xdist)
 fi
 phase "e2e tests"
-.venv/bin/python -m pytest tests "${PARALLEL[@]}" -m "e2e and not serial" "$@" || {
-  rc=$?
-  [ "$rc" -eq 5 ] || status=$rc  # 5: the arguments given select no end-to-end test
-}
+test_pass .venv/bin/python -m pytest tests "${PARALLEL[@]}" -m "e2e and not serial" "$@"
 phase "serial tests"  # restart the one dockerd: alone, after everything else
-.venv/bin/python -m pytest tests -p no:xdist -m serial "$@" || {
-  rc=$?
-  [ "$rc" -eq 5 ] || status=$rc  # 5: the arguments given select no serial test
-}
+test_pass .venv/bin/python -m pytest tests -p no:xdist -m serial "$@"
 exit "$status"

@@ -469,10 +469,9 @@ class StepFailed(Exception):
         self.step = step
 
 
-def _step(name: str, work: Callable[[], tuple[str, str]], started: float | None = None) -> str:
-    """Run one step, report its line (FAILED too) and return its result (a base's tag, or ""). The
-    seconds count from `started` when given (an image's preparation before it)."""
-    started = time.monotonic() if started is None else started
+def _step(name: str, work: Callable[[], tuple[str, str]]) -> str:
+    """Run one step, report its line (FAILED too) and return its result (a base's tag, or "")."""
+    started = time.monotonic()
     try:
         result, outcome = work()
     except BuildError as exc:
@@ -487,14 +486,12 @@ def build_all(bases: list[str], names: list[str], force_base: Callable[[str], bo
     (prepare_image) before it waits for its base. Returns base -> tag; raises StepFailed for the first
     step that failed, after the running ones have ended."""
     def image_job(name: str) -> str:
-        started = time.monotonic()
-        try:
+        def work() -> tuple[str, str]:
             extra_args = prepare_image(name)
-        except BuildError as exc:
-            report(name, "FAILED", started)
-            raise StepFailed(name, str(exc)) from exc
-        tag = base_jobs[image_base(name)].result()  # raises the base's StepFailed: not built, not reported
-        return _step(name, lambda: ("", build_image(name, tag, force, extra_args)), started)
+            # raises the base's StepFailed, which _step lets through: not built, not reported
+            tag = base_jobs[image_base(name)].result()
+            return "", build_image(name, tag, force, extra_args)
+        return _step(name, work)
 
     order = sorted(names, key=lambda n: LONGEST_FIRST.index(n) if n in LONGEST_FIRST else len(LONGEST_FIRST))
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:  # bases are queued first, so they start first
